@@ -222,6 +222,30 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       assert.ok(claimed.every((r) => r.reason === 'idle_timeout' && r.endedAt === r.idleExpiresAt));
     });
 
+    withStore('claims absolute timeouts with their reason, the absolute one winning a tie', async (store) => {
+      const tie = resolvePolicy('tie', { idleTimeout: '60s', absoluteTimeout: '60s', touchGranularity: 0 });
+      const short = resolvePolicy('short', {
+        idleTimeout: '60s',
+        absoluteTimeout: '90s',
+        touchGranularity: 0,
+      });
+      const tied = newRecord('ivy', T0, tie);
+      const capped = newRecord('ivy', T0, short);
+      await store.create(tied, { maxSessions: null });
+      await store.create(capped, { maxSessions: null });
+      await store.touch(capped.id, touchParams(short, 'active', T0 + 50 * SECOND));
+      const first = await store.claimExpired(T0 + 60 * SECOND, 10);
+      assert.deepEqual(
+        first.map((r) => [r.id, r.reason, r.endedAt]),
+        [[tied.id, 'absolute_timeout', T0 + 60 * SECOND]],
+      );
+      const second = await store.claimExpired(T0 + 95 * SECOND, 10);
+      assert.deepEqual(
+        second.map((r) => [r.id, r.reason, r.endedAt]),
+        [[capped.id, 'absolute_timeout', T0 + 90 * SECOND]],
+      );
+    });
+
     withStore('an expiry recorded by a read is not claimed again by the sweeper', async (store) => {
       const record = newRecord();
       await store.create(record, { maxSessions: null });

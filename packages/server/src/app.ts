@@ -1,0 +1,157 @@
+import {
+  boundedStore,
+  type Clock,
+  SessionEvents,
+  type Store,
+  StoreUnavailableError,
+  Sweeper,
+  systemClock,
+  type VigilConfig,
+} from '@vigil/core';
+import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { apiKeyScope, checkApiKey, sessionTokenScope } from './auth.js';
+import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
+import { LIMITS } from './limits.js';
+import { loggerOptions } from './logger.js';
+import { VigilMetrics } from './metrics.js';
+import { TokenBuckets } from './rate-limit.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { sessionRoutes } from './routes/session.js';
+import { sessionsRoutes } from './routes/sessions.js';
+import { addSharedSchemas } from './schemas.js';
+import { SessionService } from './sessions-service.js';
+
+export interface AppOptions {
+  /** The validated config (`resolveConfig`). */
+  config: VigilConfig;
+  /** The raw store; the app wraps it with `boundedStore(config.storeTimeoutMs)`. Closing it is the caller's. */
+  store: Store;
+  /** The backend API key (`VIGIL_API_KEY`): required, non-empty, no whitespace, not token-shaped. */
+  apiKey: string;
+  /** Default `systemClock`. */
+  clock?: Clock;
+  /** Default: a new one. Exposed as `app.vigil.events`. */
+  events?: SessionEvents;
+  /** pino options (`true` for the defaults); default `false`. Credentials are redacted either way. */
+  logger?: boolean | object;
+  /** The sweeper (warnings, expiries, purge): started when the app is ready, stopped on close. */
+  sweeper?: { intervalMs?: number } | false;
+}
+
+/** What the app shares with plugins and callers, as `app.vigil`. */
+export interface VigilContext {
+  events: SessionEvents;
+  /** The bounded store: every call ends within `storeTimeout` or fails with `store_unavailable`. */
+  store: Store;
+  config: VigilConfig;
+  clock: Clock;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    vigil: VigilContext;
+  }
+}
+
+/** Long enough for a 256-character subject of 4-byte characters, percent-encoded, in a path. */
+const MAX_PARAM_LENGTH = LIMITS.subjectLength * 12;
+
+/** Builds the HTTP service, unstarted: the caller calls `listen()` (or `inject()` in tests). */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const apiKey = checkApiKey(options.apiKey);
+  const { config, clock = systemClock } = options;
+  const store = boundedStore(options.store, { timeoutMs: config.storeTimeoutMs });
+
+  const app = Fastify({
+    logger: loggerOptions(options.logger, [apiKey]) as FastifyServerOptions['logger'],
+    bodyLimit: LIMITS.bodyBytes,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Fastify's own 503 while closing has another error shape; the onRequest hook below answers instead.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    // Strict types (no "123" → 123), unknown fields refused where a schema says so, first error only.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  const events =
+    options.events ?? new SessionEvents((error) => app.log.error({ err: error }, 'event listener failed'));
+  const metrics = new VigilMetrics({ store, clock, policyNames: config.policies.keys() });
+  const service = new SessionService({ store, config, clock, events });
+  const limiter = new TokenBuckets(config.heartbeatRateLimit);
+
+  app.decorate('vigil', { events, store, config, clock } satisfies VigilContext);
+  app.decorateRequest('vigilSessionId', null);
+  addSharedSchemas(app);
+  registerErrorHandling(app, { onStoreError: () => metrics.storeError() });
+  acceptJsonOnly(app);
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    return sendError(
+      request,
+      reply,
+      new StoreUnavailableError('The service is shutting down; retry.'),
+      false,
+    );
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.routeOptions.url ?? 'not_found', reply.elapsedTime / 1000);
+  });
+
+  const unsubscribe = metrics.subscribe(events);
+  if (options.sweeper !== false) {
+    const sweeper = new Sweeper({
+      store,
+      clock,
+      events,
+      endedRetentionMs: config.endedRetentionMs,
+      ...(options.sweeper?.intervalMs !== undefined && { intervalMs: options.sweeper.intervalMs }),
+      // A failed round delays events, never enforcement (reads check deadlines); the next round retries.
+      onError: (error) => {
+        if (error instanceof StoreUnavailableError) {
+          metrics.storeError();
+          app.log.warn({ code: error.code, reason: error.message }, 'sweep failed');
+        } else {
+          app.log.error({ err: error }, 'sweep failed');
+        }
+      },
+    });
+    app.addHook('onReady', async () => sweeper.start());
+    app.addHook('onClose', async () => sweeper.stop());
+  }
+  app.addHook('onClose', async () => {
+    unsubscribe();
+  });
+
+  await app.register(healthRoutes, { store });
+  await app.register(metricsRoutes, { metrics });
+  await app.register(apiKeyScope(apiKey, sessionsRoutes, { service }));
+  await app.register(sessionTokenScope(sessionRoutes, { service, limiter, metrics }));
+  return app;
+}
+
+/**
+ * JSON is the only body type. An empty body is accepted as no body whatever its Content-Type (a
+ * logout sent by a client that always sets `Content-Type: application/json`); any other type is 415.
+ */
+function acceptJsonOnly(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+  });
+}

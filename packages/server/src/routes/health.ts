@@ -1,0 +1,34 @@
+import type { Store } from '@vigil/core';
+import type { FastifyPluginAsync } from 'fastify';
+import { errorResponses } from '../schemas.js';
+
+/** Liveness (the process answers) and readiness (the store answers, within `storeTimeout`). */
+
+const okSchema = (value: string) =>
+  ({
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['status'],
+        properties: { status: { type: 'string', enum: [value] } },
+      },
+      ...errorResponses,
+    },
+  }) as const;
+
+export const healthzSchema = okSchema('ok');
+export const readyzSchema = okSchema('ready');
+
+export interface HealthRoutesOptions {
+  /** The bounded store: a hung store fails readiness after `storeTimeout`, not never. */
+  store: Store;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store }) => {
+  app.get('/healthz', { schema: healthzSchema }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: readyzSchema }, async () => {
+    await store.ping();
+    return { status: 'ready' };
+  });
+};

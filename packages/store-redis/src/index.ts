@@ -1,0 +1,3 @@
+export { boundedRedisOptions, type RedisClient } from './connection.js';
+export { RedisStore, type RedisStoreOptions } from './redis-store.js';
+export type { RemoteEventListener } from './remote-events.js';

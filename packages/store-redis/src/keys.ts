@@ -1,0 +1,84 @@
+/**
+ * Key names. Every key carries a hash tag (the part in braces), and Redis Cluster places a key by
+ * its tag alone, so each script below touches keys of one tag, hence one slot:
+ *
+ * - `<prefix>s:{<id>}`            hash: one session (tag: the session id)
+ * - `<prefix>subj:{<subject>}`    sorted set id → createdAt: the subject's sessions not yet purged
+ * - `<prefix>subjlive:{<subject>}` sorted set id → createdAt: those not known to have ended
+ * - `<prefix>exp:{#<b>}`          sorted set member → deadline: sessions not yet recorded as ended
+ * - `<prefix>warn:{#<b>}`         sorted set member → warnAt: warnings not yet claimed
+ * - `<prefix>ended:{#<b>}`        sorted set member → endedAt: ended sessions waiting to be purged
+ * - `<prefix>live:{#<b>}`         hash policy → number of sessions in `exp` (for `countLive`)
+ *
+ * `b` = FNV-1a(id) mod `expiryBuckets`: a fixed set of index slots that `claimExpired` walks one by
+ * one. Ids and subjects are escaped so that a brace in them cannot move the tag.
+ */
+export class KeySpace {
+  readonly prefix: string;
+  readonly buckets: number;
+
+  constructor(prefix: string, buckets: number) {
+    if (/[{}]/.test(prefix))
+      throw new TypeError('keyPrefix must not contain { or } (they would set the hash tag)');
+    if (!Number.isSafeInteger(buckets) || buckets < 1)
+      throw new TypeError('expiryBuckets must be an integer ≥ 1');
+    this.prefix = prefix;
+    this.buckets = buckets;
+  }
+
+  session(id: string): string {
+    return `${this.prefix}s:{${tag(id)}}`;
+  }
+
+  subject(subject: string): string {
+    return `${this.prefix}subj:{${tag(subject)}}`;
+  }
+
+  subjectLive(subject: string): string {
+    return `${this.prefix}subjlive:{${tag(subject)}}`;
+  }
+
+  /** The four keys of one index bucket, in the order the bucket scripts take them. */
+  bucket(b: number): { exp: string; warn: string; ended: string; live: string } {
+    return {
+      exp: `${this.prefix}exp:{#${b}}`,
+      warn: `${this.prefix}warn:{#${b}}`,
+      ended: `${this.prefix}ended:{#${b}}`,
+      live: `${this.prefix}live:{#${b}}`,
+    };
+  }
+
+  bucketOf(id: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) {
+      hash ^= id.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193);
+    }
+    return (hash >>> 0) % this.buckets;
+  }
+
+  /** Pub/sub channel for cross-node events (not a key: it holds nothing). */
+  get channel(): string {
+    return `${this.prefix}events`;
+  }
+}
+
+/**
+ * Index members carry the policy, so that an entry whose session has vanished can still be
+ * uncounted from its policy's live counter. Policy names never contain NUL (config allows
+ * `[A-Za-z0-9_.-]`), so the first NUL separates them from the id.
+ */
+export function indexMember(policy: string, id: string): string {
+  return `${policy}\u0000${id}`;
+}
+
+export function parseIndexMember(member: string): { policy: string; id: string } {
+  const at = member.indexOf('\u0000');
+  return at < 0 ? { policy: '', id: member } : { policy: member.slice(0, at), id: member.slice(at + 1) };
+}
+
+/** Escapes `%`, `{` and `}` (injectively); the empty string becomes a lone `%`, never `{}`. */
+function tag(value: string): string {
+  if (value === '') return '%';
+  return value.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

@@ -1,0 +1,68 @@
+/**
+ * Lua shared by the scripts, prepended to each one (a script must be self-contained: EVALSHA runs
+ * exactly the text that was hashed). Redis runs Lua 5.1, whose numbers are doubles: epoch
+ * milliseconds stay exact up to 2^53, and `fmt` writes them back without an exponent.
+ */
+
+/** Reading and writing a session hash, and the lifecycle rules of core's lifecycle.ts `settle`. */
+export const SESSION_LUA = `
+local FIELDS = {'sub', 'pol', 'c', 'la', 'ls', 'ie', 'ae', 'w', 'a', 'e', 'r'}
+
+local function num(v)
+  if v == false or v == nil or v == '' then return nil end
+  return tonumber(v)
+end
+
+local function fmt(n)
+  if n == nil then return '' end
+  return string.format('%.17g', n)
+end
+
+local function load(key)
+  local v = redis.call('HMGET', key, unpack(FIELDS))
+  if not v[1] then return nil end
+  return { sub = v[1], pol = v[2], c = num(v[3]), la = num(v[4]), ls = num(v[5]), ie = num(v[6]),
+    ae = num(v[7]), w = num(v[8]), a = v[9] or '{}', e = num(v[10]), r = v[11] or '' }
+end
+
+-- The reply every session script ends with: outcome, flags, then the record's fields in FIELDS order.
+local function reply(outcome, flags, s)
+  return { outcome, flags, s.sub, s.pol, fmt(s.c), fmt(s.la), fmt(s.ls), fmt(s.ie), fmt(s.ae),
+    fmt(s.w), s.a, fmt(s.e), s.r }
+end
+
+local function deadline(s)
+  return math.min(s.ie, s.ae)
+end
+
+-- lifecycle.ts settle(): a live record past min(idle, absolute) ends at that deadline, with reason
+-- absolute_timeout when absolute <= idle, else idle_timeout. Returns true when it ends now.
+local function settle(s, now)
+  if s.e ~= nil then return false end
+  local d = deadline(s)
+  if now < d then return false end
+  if s.ae <= s.ie then s.r = 'absolute_timeout' else s.r = 'idle_timeout' end
+  s.e = d
+  s.w = nil
+  return true
+end
+
+local function end_session(s, reason, at)
+  s.e = at
+  s.r = reason
+  s.w = nil
+end
+
+local function save_end(key, s)
+  redis.call('HSET', key, 'e', fmt(s.e), 'r', s.r)
+  redis.call('HDEL', key, 'w')
+end
+`;
+
+/** TTL upkeep for index keys shared by many sessions: a TTL only ever grows, to the longest need. */
+export const KEEP_LUA = `
+local function keep(key, ttl)
+  local current = redis.call('PTTL', key)
+  if current == -1 or (current >= 0 and current < ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+`;

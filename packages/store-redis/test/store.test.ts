@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { endEvent, resolvePolicy, type SessionEvent, type SessionRecord, touchParams } from '@vigil/core';
+import { conformancePolicy, newRecord } from '@vigil/core/conformance';
+import { RedisStore } from '../src/index.js';
+import {
+  flushScripts,
+  keysByMaster,
+  keysWithPrefix,
+  noscriptErrors,
+  type RawClient,
+  rawClient,
+  waitUntil,
+} from './helpers.js';
+import { startCluster, startRedis, uniquePrefix } from './redis-server.js';
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const RETENTION = 24 * 60 * MINUTE;
+const active = (now: number) => touchParams(conformancePolicy, 'active', now);
+
+/** Claims until nothing is left, `limit` at a time, like a sweeper does. */
+async function drainExpired(store: RedisStore, now: number, limit: number): Promise<SessionRecord[]> {
+  const claimed: SessionRecord[] = [];
+  for (;;) {
+    const batch = await store.claimExpired(now, limit);
+    if (batch.length === 0) return claimed;
+    claimed.push(...batch);
+  }
+}
+
+async function drainWarnings(store: RedisStore, now: number, limit: number): Promise<SessionRecord[]> {
+  const claimed: SessionRecord[] = [];
+  for (;;) {
+    const batch = await store.claimWarnings(now, limit);
+    if (batch.length === 0) return claimed;
+    claimed.push(...batch);
+  }
+}
+
+const sortedIds = (records: { id: string }[]) => records.map((r) => r.id).sort();
+
+function assertNoDuplicates(records: { id: string }[], what: string) {
+  const ids = records.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, `${what}: an id was claimed twice`);
+}
+
+/** The behaviour beyond the Store contract, the same on standalone Redis and on a cluster. */
+function describeRedisBehaviour(
+  name: string,
+  start: () => Promise<{ url: string; stop(): Promise<void> }>,
+  { cluster }: { cluster: boolean },
+) {
+  describe(name, () => {
+    let url = '';
+    let stop: () => Promise<void> = async () => {};
+    let raw: RawClient | undefined;
+    const opened: RedisStore[] = [];
+    /** A store instance: one per simulated Vigil node. */
+    const node = (prefix: string) => {
+      const store = RedisStore.fromUrl(url, { keyPrefix: prefix });
+      opened.push(store);
+      return store;
+    };
+    const redis = () => {
+      if (raw === undefined) throw new Error('no raw client');
+      return raw;
+    };
+
+    before(async () => {
+      ({ url, stop } = await start());
+      raw = await rawClient(url);
+    });
+    after(async () => {
+      await Promise.all(opened.map((store) => store.close()));
+      raw?.disconnect();
+      await stop();
+    });
+
+    it('claims each expired session and each warning exactly once across three nodes', async () => {
+      const prefix = uniquePrefix();
+      const nodes = [node(prefix), node(prefix), node(prefix)];
+      const records = Array.from({ length: 45 }, (_, i) => newRecord(`user${i % 6}`, T0 + i));
+      await Promise.all(records.map((r, i) => nodes[i % 3]?.create(r, { maxSessions: null })));
+      const extended = records.filter((_, i) => i % 5 === 0);
+      await Promise.all(extended.map((r, i) => nodes[(i + 1) % 3]?.touch(r.id, active(T0 + 30 * SECOND))));
+
+      const warned = (await Promise.all(nodes.map((n) => drainWarnings(n, T0 + 55 * SECOND, 4)))).flat();
+      assertNoDuplicates(warned, 'warnings');
+      assert.deepEqual(sortedIds(warned), sortedIds(records.filter((r) => !extended.includes(r))));
+
+      const expired = (await Promise.all(nodes.map((n) => drainExpired(n, T0 + 70 * SECOND, 4)))).flat();
+      assertNoDuplicates(expired, 'expiries');
+      assert.deepEqual(sortedIds(expired), sortedIds(records.filter((r) => !extended.includes(r))));
+      assert.ok(expired.every((r) => r.reason === 'idle_timeout' && r.endedAt === r.idleExpiresAt));
+
+      const later = (await Promise.all(nodes.map((n) => drainExpired(n, T0 + 91 * SECOND, 2)))).flat();
+      assertNoDuplicates(later, 'later expiries');
+      assert.deepEqual(sortedIds(later), sortedIds(extended));
+      assert.deepEqual(await nodes[0]?.countLive(T0 + 91 * SECOND), {});
+    });
+
+    it('keeps maxSessions under concurrent creations on three nodes, and logs out everywhere once', async () => {
+      const prefix = uniquePrefix();
+      const nodes = [node(prefix), node(prefix), node(prefix)];
+      const records = Array.from({ length: 15 }, (_, i) => newRecord('zed', T0 + i));
+      const results = await Promise.all(records.map((r, i) => nodes[i % 3]?.create(r, { maxSessions: 2 })));
+      const evicted = results.flatMap((result) => result?.evicted ?? []);
+      assertNoDuplicates(evicted, 'evictions');
+      assert.ok(evicted.every((r) => r.reason === 'evicted'));
+      const states = await Promise.all(records.map((r) => nodes[0]?.get(r.id, T0 + SECOND)));
+      const live = records.filter((_, i) => states[i]?.kind === 'live');
+      assert.equal(live.length, 2);
+      assert.deepEqual(sortedIds(evicted), sortedIds(records.filter((r) => !live.includes(r))));
+
+      const revoked = (
+        await Promise.all(nodes.map((n) => n.endAllForSubject('zed', 'revoked', T0 + 2 * SECOND)))
+      ).flat();
+      assert.deepEqual(sortedIds(revoked), sortedIds(live));
+      assert.deepEqual(await nodes[1]?.countLive(T0 + 2 * SECOND), {});
+    });
+
+    it('reports an expiry that passed while every node was down, once, when nodes come back', async () => {
+      const prefix = uniquePrefix();
+      const before = [node(prefix), node(prefix)];
+      const records = Array.from({ length: 12 }, (_, i) => newRecord(`u${i % 3}`, T0));
+      await Promise.all(records.map((r, i) => before[i % 2]?.create(r, { maxSessions: null })));
+      // Three stay active to their absolute deadline (10 min): they end with absolute_timeout.
+      const busy = records.slice(0, 3);
+      for (let t = 50 * SECOND; t < 10 * MINUTE; t += 50 * SECOND) {
+        await Promise.all(busy.map((r) => before[0]?.touch(r.id, active(T0 + t))));
+      }
+      await Promise.all(before.map((store) => store.close()));
+
+      const after = [node(prefix), node(prefix)];
+      const claimed = (await Promise.all(after.map((n) => drainExpired(n, T0 + 60 * MINUTE, 5)))).flat();
+      assertNoDuplicates(claimed, 'expiries after downtime');
+      assert.deepEqual(sortedIds(claimed), sortedIds(records));
+      for (const record of claimed) {
+        const wasBusy = busy.some((r) => r.id === record.id);
+        assert.equal(record.reason, wasBusy ? 'absolute_timeout' : 'idle_timeout');
+        assert.equal(record.endedAt, wasBusy ? record.absoluteExpiresAt : record.idleExpiresAt);
+      }
+      const lookup = await after[0]?.get(records[0]?.id ?? '', T0 + 61 * MINUTE);
+      assert.equal(lookup?.kind === 'ended' && lookup.endedNow, false);
+    });
+
+    it('delivers an event published on one node to the other nodes within a second', async () => {
+      const prefix = uniquePrefix();
+      const [a, b, c] = [node(prefix), node(prefix), node(prefix)];
+      const stranger = node(uniquePrefix());
+      const heard = new Map<RedisStore, SessionEvent[]>();
+      for (const store of [a, b, c, stranger]) {
+        const events: SessionEvent[] = [];
+        heard.set(store, events);
+        store.onRemoteEvent((event) => events.push(event));
+      }
+      await Promise.all([a, b, c, stranger].map((store) => store.remoteEventsReady()));
+
+      const record = newRecord();
+      await a.create(record, { maxSessions: null });
+      const revoked = await a.end(record.id, 'revoked', T0 + SECOND);
+      assert.equal(revoked.kind, 'ended');
+      const event = endEvent(revoked.kind === 'ended' ? revoked.record : record, T0 + SECOND);
+      const started = performance.now();
+      await a.publish(event);
+      await waitUntil(
+        'b and c heard the revocation',
+        () => heard.get(b)?.length === 1 && heard.get(c)?.length === 1,
+        1000,
+      );
+      assert.ok(performance.now() - started < 1000);
+      assert.deepEqual(heard.get(b), [event]);
+      assert.deepEqual(heard.get(c), [event]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(heard.get(a), [], 'a node does not hear its own events');
+      assert.deepEqual(heard.get(stranger), [], 'another key prefix is another deployment');
+    });
+
+    it('leaves no key behind once every session is purged', async () => {
+      const prefix = uniquePrefix();
+      const store = node(prefix);
+      const alice = [0, 1, 2].map((i) => newRecord('alice', T0 + i));
+      const bob = [newRecord('bob'), newRecord('bob', T0 + 1)];
+      const carol = newRecord('carol');
+      const odd = newRecord('we{ird}:{subject');
+      for (const r of alice) await store.create(r, { maxSessions: 2 });
+      for (const r of [...bob, carol, odd]) await store.create(r, { maxSessions: null });
+      assert.equal((await store.claimWarnings(T0 + 51 * SECOND, 100)).length, 6);
+      await store.touch(carol.id, active(T0 + 55 * SECOND));
+      await store.end(alice[2]?.id ?? '', 'logout', T0 + 56 * SECOND);
+      assert.equal((await store.endAllForSubject('bob', 'revoked', T0 + 57 * SECOND)).length, 2);
+      await store.get(odd.id, T0 + 61 * SECOND);
+      await drainExpired(store, T0 + 60 * MINUTE, 100);
+      assert.notDeepEqual(await keysWithPrefix(redis(), prefix), []);
+
+      assert.equal(await store.purgeEnded(T0 + 2 * 60 * MINUTE, 1000), 7);
+      assert.deepEqual(await store.listBySubject('alice', T0 + 2 * 60 * MINUTE), []);
+      assert.deepEqual(await store.countLive(T0 + 2 * 60 * MINUTE), {});
+      assert.deepEqual(await keysWithPrefix(redis(), prefix), []);
+    });
+
+    it('puts a TTL on every key it writes', async () => {
+      const prefix = uniquePrefix();
+      const store = node(prefix);
+      const records = Array.from({ length: 8 }, (_, i) => newRecord(`s${i % 3}`, T0 + i));
+      for (const r of records) await store.create(r, { maxSessions: 2 });
+      await store.end(records[7]?.id ?? '', 'logout', T0 + SECOND);
+      const coarse = resolvePolicy('coarse', { idleTimeout: '10s', absoluteTimeout: '1m', warnBefore: '2s' });
+      const short = newRecord('s9', T0, coarse);
+      await store.create(short, { maxSessions: null });
+      await store.claimWarnings(T0 + 9 * SECOND, 10);
+      await store.claimExpired(T0 + 11 * SECOND, 10);
+
+      const keys = await keysWithPrefix(redis(), prefix);
+      const kinds = new Set(keys.map((key) => key.slice(prefix.length).replace(/:.*$/, '')));
+      assert.deepEqual([...kinds].sort(), ['ended', 'exp', 'live', 's', 'subj', 'subjlive', 'warn']);
+      for (const key of keys) {
+        const ttl = await redis().pttl(key);
+        assert.ok(ttl > 0, `${key} has no TTL (${ttl})`);
+      }
+      const sessionTtl = await redis().pttl(`${prefix}s:{${records[0]?.id}}`);
+      const expected = 10 * MINUTE + RETENTION;
+      assert.ok(sessionTtl <= expected && sessionTtl > expected - MINUTE, `session TTL ${sessionTtl}`);
+    });
+
+    it('keeps working after SCRIPT FLUSH (scripts are re-sent on NOSCRIPT)', async () => {
+      const store = node(uniquePrefix());
+      const record = newRecord();
+      await store.create(record, { maxSessions: null });
+      const noscriptBefore = await noscriptErrors(redis());
+      await flushScripts(redis());
+      assert.equal((await store.get(record.id, T0 + SECOND)).kind, 'live');
+      await flushScripts(redis());
+      const touched = await store.touch(record.id, active(T0 + 2 * SECOND));
+      assert.equal(touched.kind === 'live' && touched.record.lastActivityAt, T0 + 2 * SECOND);
+      await flushScripts(redis());
+      const other = newRecord('bob');
+      await store.create(other, { maxSessions: 1 });
+      await flushScripts(redis());
+      assert.deepEqual(sortedIds(await store.claimExpired(T0 + 61 * SECOND, 10)), [other.id]);
+      await flushScripts(redis());
+      const ended = await store.end(record.id, 'logout', T0 + 3 * SECOND);
+      assert.equal(ended.kind === 'ended' && ended.endedNow, true);
+      assert.ok((await noscriptErrors(redis())) > noscriptBefore, 'the fallback path was taken');
+    });
+
+    if (cluster) {
+      it('spreads sessions over every master (and each script still runs on one slot)', async () => {
+        const prefix = uniquePrefix();
+        const store = node(prefix);
+        const records = Array.from({ length: 30 }, (_, i) => newRecord(`p${i % 7}`, T0 + i));
+        for (const r of records) await store.create(r, { maxSessions: 3 });
+        const perMaster = await keysByMaster(redis(), prefix);
+        assert.equal(perMaster.length, 3);
+        for (const keys of perMaster) {
+          assert.ok(
+            keys.some((key) => key.startsWith(`${prefix}s:`)),
+            'every master holds sessions',
+          );
+        }
+      });
+    }
+  });
+}
+
+describeRedisBehaviour('RedisStore behaviour on standalone Redis', startRedis, { cluster: false });
+
+describeRedisBehaviour('RedisStore behaviour on a 3-master Redis Cluster', startCluster, { cluster: true });

@@ -1,0 +1,1 @@
+export { SqliteStore, type SqliteStoreOptions, type SqliteStoreSettings } from './sqlite-store.js';

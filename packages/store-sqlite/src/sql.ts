@@ -1,0 +1,95 @@
+/**
+ * Every SQL text of the store, in one place. The store prepares each statement once at open; the
+ * tests read the claim and purge queries from here to check their query plans.
+ */
+
+/**
+ * Schema migrations, applied in order: `PRAGMA user_version` is the number already applied. Append
+ * new ones; never edit a released one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE sessions (
+    -- Creation order, stable (an alias of the rowid survives VACUUM): ties on created_at.
+    seq INTEGER PRIMARY KEY,
+    -- The one-way hash of the token. The token itself never reaches the store.
+    id TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    idle_expires_at INTEGER NOT NULL,
+    absolute_expires_at INTEGER NOT NULL,
+    -- The earlier deadline, kept in step by SQLite itself, for the expiry index.
+    expires_at INTEGER NOT NULL GENERATED ALWAYS AS (min(idle_expires_at, absolute_expires_at)) STORED,
+    warn_at INTEGER,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    ended_at INTEGER,
+    reason TEXT,
+    CHECK ((ended_at IS NULL) = (reason IS NULL))
+  ) STRICT;
+  -- Live sessions by deadline: the sweeper's expiry claims.
+  CREATE INDEX sessions_live_expires ON sessions (expires_at) WHERE ended_at IS NULL;
+  -- Live sessions with a pending warning: the sweeper's warning claims.
+  CREATE INDEX sessions_live_warn ON sessions (warn_at) WHERE ended_at IS NULL AND warn_at IS NOT NULL;
+  -- Ended sessions by end time: purging after the retention period.
+  CREATE INDEX sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
+  -- A subject's sessions, oldest first: listing, log out everywhere, maxSessions eviction.
+  CREATE INDEX sessions_subject ON sessions (subject, created_at);
+  `,
+];
+
+const COLUMNS = `id, subject, policy, created_at, last_activity_at, last_seen_at, idle_expires_at,
+  absolute_expires_at, warn_at, attributes, ended_at, reason`;
+
+export const SQL = {
+  insert: `INSERT INTO sessions (${COLUMNS})
+    VALUES (@id, @subject, @policy, @createdAt, @lastActivityAt, @lastSeenAt, @idleExpiresAt,
+      @absoluteExpiresAt, @warnAt, @attributes, @endedAt, @reason)`,
+
+  selectById: `SELECT ${COLUMNS} FROM sessions WHERE id = ?`,
+
+  /** Writes what the lifecycle may change; subject, policy, creation and attributes never change. */
+  update: `UPDATE sessions SET last_activity_at = @lastActivityAt, last_seen_at = @lastSeenAt,
+    idle_expires_at = @idleExpiresAt, warn_at = @warnAt, ended_at = @endedAt, reason = @reason
+    WHERE id = @id`,
+
+  selectBySubject: `SELECT ${COLUMNS} FROM sessions WHERE subject = ? ORDER BY created_at, seq`,
+
+  /** Live at `now` (not ended, deadline not reached): those are the ones eviction and endAll end. */
+  selectLiveBySubject: `SELECT ${COLUMNS} FROM sessions
+    WHERE subject = ? AND ended_at IS NULL AND expires_at > ? ORDER BY created_at, seq`,
+
+  /** Due expiries, through `sessions_live_expires`; the store settles and writes each one. */
+  selectExpired: `SELECT ${COLUMNS} FROM sessions
+    WHERE ended_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+
+  /** Due warnings of sessions still alive (an expired one is reported by its expiry claim instead). */
+  selectWarnings: `SELECT ${COLUMNS} FROM sessions
+    WHERE ended_at IS NULL AND warn_at IS NOT NULL AND warn_at <= @now AND expires_at > @now
+    ORDER BY warn_at LIMIT @limit`,
+
+  /**
+   * Ended sessions past the cutoff, through `sessions_ended`; the store deletes them by `seq`. (One
+   * `DELETE … WHERE seq IN (subquery)` lets the planner pick a full scan once ANALYZE has run.)
+   */
+  selectPurgeable: `SELECT seq FROM sessions
+    WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at LIMIT ?`,
+
+  deleteBySeq: 'DELETE FROM sessions WHERE seq = ?',
+
+  countLive: `SELECT policy, count(*) AS live FROM sessions
+    WHERE ended_at IS NULL AND expires_at > ? GROUP BY policy`,
+
+  /** Per-commit durability: touches relax it for their own commit (see SqliteStore#touch). */
+  syncNormal: 'PRAGMA synchronous = NORMAL',
+  syncFull: 'PRAGMA synchronous = FULL',
+
+  journalMode: 'PRAGMA journal_mode',
+  synchronous: 'PRAGMA synchronous',
+  busyTimeout: 'PRAGMA busy_timeout',
+  userVersion: 'PRAGMA user_version',
+
+  ping: 'SELECT count(*) FROM (SELECT 1 FROM sessions LIMIT 1)',
+} as const;

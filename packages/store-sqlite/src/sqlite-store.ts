@@ -1,0 +1,431 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  applyTouch,
+  type CreateOptions,
+  type EndReason,
+  endSession,
+  type ManualEndReason,
+  type SessionLookup,
+  type SessionRecord,
+  type Store,
+  StoreUnavailableError,
+  settle,
+  type TouchDecision,
+  type TouchParams,
+  type TouchResult,
+} from '@vigil/core';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SQL } from './sql.js';
+
+export interface SqliteStoreOptions {
+  /** The database file (its directory is created if missing), or `:memory:`. */
+  path: string;
+  /**
+   * How long a call waits for another connection's write lock, in ms (default 1000). better-sqlite3
+   * blocks the event loop meanwhile, so keep it below the server's `storeTimeout` (2 s).
+   */
+  busyTimeoutMs?: number;
+  /** Opens without ever writing (inspection): every write rejects with `store_unavailable`. */
+  readonly?: boolean;
+}
+
+/** What the connection actually runs with, read back from SQLite after opening. */
+export interface SqliteStoreSettings {
+  /** `wal` for a file (`memory` for `:memory:`). */
+  journalMode: string;
+  /** `full`: every commit is synced before it resolves. */
+  synchronous: 'off' | 'normal' | 'full' | 'extra';
+  busyTimeoutMs: number;
+  /** Migrations applied (`PRAGMA user_version`). */
+  schemaVersion: number;
+}
+
+/** A row of `sessions` as better-sqlite3 returns it (snake_case, attributes as JSON text). */
+interface SessionRow {
+  id: string;
+  subject: string;
+  policy: string;
+  created_at: number;
+  last_activity_at: number;
+  last_seen_at: number;
+  idle_expires_at: number;
+  absolute_expires_at: number;
+  warn_at: number | null;
+  attributes: string;
+  ended_at: number | null;
+  reason: string | null;
+}
+
+type WriteParams = Pick<
+  SessionRecord,
+  'id' | 'lastActivityAt' | 'lastSeenAt' | 'idleExpiresAt' | 'warnAt' | 'endedAt' | 'reason'
+>;
+type InsertParams = Omit<SessionRecord, 'attributes'> & { attributes: string };
+
+/**
+ * Result codes that mean "the database cannot answer now" (locked, disk, permissions, damage): the
+ * caller gets `store_unavailable` (503, retry), never an answer about the session. Anything else
+ * (a constraint, a bug) is not an outage and is rethrown as it is.
+ */
+const UNAVAILABLE_CODES =
+  /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|NOLFS|PERM|NOMEM|AUTH)(_|$)/;
+
+function toStoreError(operation: string, error: unknown): unknown {
+  if (error instanceof Database.SqliteError && UNAVAILABLE_CODES.test(error.code)) {
+    return new StoreUnavailableError(`SQLite store: ${operation} failed (${error.code})`, { cause: error });
+  }
+  return error;
+}
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    id: row.id,
+    subject: row.subject,
+    policy: row.policy,
+    createdAt: row.created_at,
+    lastActivityAt: row.last_activity_at,
+    lastSeenAt: row.last_seen_at,
+    idleExpiresAt: row.idle_expires_at,
+    absoluteExpiresAt: row.absolute_expires_at,
+    warnAt: row.warn_at,
+    attributes: JSON.parse(row.attributes) as SessionRecord['attributes'],
+    endedAt: row.ended_at,
+    reason: row.reason as EndReason | null,
+  };
+}
+
+function lookupOf(record: SessionRecord, endedNow: boolean): SessionLookup {
+  return record.endedAt === null ? { kind: 'live', record } : { kind: 'ended', record, endedNow };
+}
+
+function mustWrite(decision: TouchDecision): boolean {
+  return decision.kind === 'ended' ? decision.endedNow : decision.write;
+}
+
+function touchResult(decision: TouchDecision): TouchResult {
+  return decision.kind === 'ended'
+    ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
+    : { kind: 'live', record: decision.record, extendedFromWarning: decision.extendedFromWarning };
+}
+
+/** `PRAGMA synchronous` levels by number. */
+const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
+
+/**
+ * Opens the connection: WAL, durable commits, schema up to date. Several processes may do this on
+ * the same new file at once; each waits its turn on the write lock and finds the work done.
+ */
+function openDatabase({
+  path,
+  busyTimeoutMs = 1000,
+  readonly = false,
+}: SqliteStoreOptions): Database.Database {
+  if (typeof path !== 'string' || path === '') throw new TypeError('SqliteStore: path must be a file path');
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new RangeError('SqliteStore: busyTimeoutMs must be an integer number of ms, 0 or more');
+  }
+  const memory = path === ':memory:';
+  let db: Database.Database;
+  try {
+    if (!memory && !readonly) mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new Database(path, { timeout: busyTimeoutMs, readonly, fileMustExist: readonly });
+  } catch (error) {
+    throw toStoreError('open', error);
+  }
+  try {
+    if (!memory && !readonly) db.pragma('journal_mode = WAL');
+    // FULL, not WAL's usual NORMAL: with NORMAL a commit is not fsynced until the next checkpoint,
+    // so a power cut or OS crash can roll back transactions we already acknowledged (a process kill
+    // alone cannot: the OS still holds the writes). Principle 3 forbids losing an acknowledged
+    // creation or revocation, so every commit syncs the WAL before the call resolves — except a
+    // touch's, which Principle 3 allows to be lost (see `touch`).
+    db.pragma('synchronous = FULL');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw toStoreError('open', error);
+  }
+}
+
+/** Applies the missing migrations in one transaction; the version is re-read under the write lock. */
+function migrate(db: Database.Database): void {
+  const target = MIGRATIONS.length;
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  const check = (found: number) => {
+    if (found > target) {
+      throw new Error(`SqliteStore: database schema version ${found} is newer than this Vigil's (${target})`);
+    }
+  };
+  const found = version();
+  check(found);
+  if (found === target) return;
+  db.transaction(() => {
+    const from = version();
+    check(from);
+    for (const migration of MIGRATIONS.slice(from)) db.exec(migration);
+    db.pragma(`user_version = ${target}`);
+  }).immediate();
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode through better-sqlite3. Creations and
+ * ends are committed (and synced) before they resolve; a touch that changes nothing worth writing
+ * costs one indexed read. Expiry, warning and purge claims walk partial indexes, so they cost what
+ * is due, not what is stored.
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  #closed = false;
+
+  readonly #insert: Database.Statement<[InsertParams]>;
+  readonly #selectById: Database.Statement<[string], SessionRow>;
+  readonly #update: Database.Statement<[WriteParams]>;
+  readonly #selectBySubject: Database.Statement<[string], SessionRow>;
+  readonly #selectLiveBySubject: Database.Statement<[string, number], SessionRow>;
+  readonly #selectExpired: Database.Statement<[number, number], SessionRow>;
+  readonly #selectWarnings: Database.Statement<[{ now: number; limit: number }], SessionRow>;
+  readonly #selectPurgeable: Database.Statement<[number, number], number>;
+  readonly #deleteBySeq: Database.Statement<[number]>;
+  readonly #countLive: Database.Statement<[number], { policy: string; live: number }>;
+  readonly #ping: Database.Statement<[]>;
+  readonly #syncNormal: Database.Statement<[]>;
+  readonly #syncFull: Database.Statement<[]>;
+  readonly #settings: {
+    journalMode: Database.Statement<[], string>;
+    synchronous: Database.Statement<[], number>;
+    busyTimeout: Database.Statement<[], number>;
+    userVersion: Database.Statement<[], number>;
+  };
+
+  readonly #createTx: Database.Transaction<
+    (record: SessionRecord, options: CreateOptions) => SessionRecord[]
+  >;
+  readonly #settleTx: Database.Transaction<(id: string, now: number) => SessionLookup>;
+  readonly #touchTx: Database.Transaction<(id: string, params: TouchParams) => TouchResult>;
+  readonly #endTx: Database.Transaction<(id: string, reason: ManualEndReason, now: number) => SessionLookup>;
+  readonly #endAllTx: Database.Transaction<
+    (subject: string, reason: ManualEndReason, now: number) => SessionRecord[]
+  >;
+  readonly #claimExpiredTx: Database.Transaction<(now: number, limit: number) => SessionRecord[]>;
+  readonly #claimWarningsTx: Database.Transaction<(now: number, limit: number) => SessionRecord[]>;
+  readonly #purgeTx: Database.Transaction<(endedBefore: number, limit: number) => number>;
+
+  /** Opens (creating the file and its directory if needed) and migrates; see `SqliteStoreOptions`. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    return new SqliteStore(options);
+  }
+
+  constructor(options: SqliteStoreOptions) {
+    const db = openDatabase(options);
+    this.#db = db;
+    try {
+      this.#insert = db.prepare(SQL.insert);
+      this.#selectById = db.prepare(SQL.selectById);
+      this.#update = db.prepare(SQL.update);
+      this.#selectBySubject = db.prepare(SQL.selectBySubject);
+      this.#selectLiveBySubject = db.prepare(SQL.selectLiveBySubject);
+      this.#selectExpired = db.prepare(SQL.selectExpired);
+      this.#selectWarnings = db.prepare(SQL.selectWarnings);
+      this.#selectPurgeable = db.prepare<[number, number], number>(SQL.selectPurgeable).pluck();
+      this.#deleteBySeq = db.prepare(SQL.deleteBySeq);
+      this.#countLive = db.prepare(SQL.countLive);
+      this.#ping = db.prepare(SQL.ping);
+      this.#syncNormal = db.prepare(SQL.syncNormal);
+      this.#syncFull = db.prepare(SQL.syncFull);
+      this.#settings = {
+        journalMode: db.prepare<[], string>(SQL.journalMode).pluck(),
+        synchronous: db.prepare<[], number>(SQL.synchronous).pluck(),
+        busyTimeout: db.prepare<[], number>(SQL.busyTimeout).pluck(),
+        userVersion: db.prepare<[], number>(SQL.userVersion).pluck(),
+      };
+    } catch (error) {
+      db.close();
+      throw toStoreError('open', error);
+    }
+
+    this.#createTx = db.transaction((record: SessionRecord, { maxSessions }: CreateOptions) => {
+      const evicted: SessionRecord[] = [];
+      if (maxSessions !== null) {
+        const live = this.#selectLiveBySubject.all(record.subject, record.createdAt);
+        for (const row of live.slice(0, Math.max(0, live.length - maxSessions + 1))) {
+          evicted.push(this.#write(endSession(toRecord(row), 'evicted', record.createdAt)));
+        }
+      }
+      this.#insert.run({ ...record, attributes: JSON.stringify(record.attributes) });
+      return evicted;
+    });
+
+    this.#settleTx = db.transaction((id: string, now: number) => this.#settleLocked(id, now));
+
+    this.#touchTx = db.transaction((id: string, params: TouchParams): TouchResult => {
+      const row = this.#selectById.get(id);
+      if (row === undefined) return { kind: 'unknown' };
+      const decision = applyTouch(toRecord(row), params);
+      if (mustWrite(decision)) this.#write(decision.record);
+      return touchResult(decision);
+    });
+
+    this.#endTx = db.transaction((id: string, reason: ManualEndReason, now: number): SessionLookup => {
+      const lookup = this.#settleLocked(id, now);
+      if (lookup.kind !== 'live') return lookup;
+      return { kind: 'ended', record: this.#write(endSession(lookup.record, reason, now)), endedNow: true };
+    });
+
+    this.#endAllTx = db.transaction((subject: string, reason: ManualEndReason, now: number) =>
+      this.#selectLiveBySubject.all(subject, now).map((row) => {
+        const record = toRecord(row);
+        this.#write(endSession(record, reason, now));
+        return record;
+      }),
+    );
+
+    this.#claimExpiredTx = db.transaction((now: number, limit: number) =>
+      this.#selectExpired.all(now, limit).flatMap((row) => {
+        const { record, endedNow } = settle(toRecord(row), now);
+        return endedNow ? [this.#write(record)] : [];
+      }),
+    );
+
+    this.#claimWarningsTx = db.transaction((now: number, limit: number) =>
+      this.#selectWarnings.all({ now, limit }).map((row) => this.#write({ ...toRecord(row), warnAt: null })),
+    );
+
+    this.#purgeTx = db.transaction((endedBefore: number, limit: number) => {
+      const due = this.#selectPurgeable.all(endedBefore, limit);
+      for (const seq of due) this.#deleteBySeq.run(seq);
+      return due.length;
+    });
+  }
+
+  /** How the connection runs now, read back from SQLite (WAL, synchronous, busy timeout, schema). */
+  get settings(): SqliteStoreSettings {
+    return this.#run('settings', () => {
+      const { journalMode, synchronous, busyTimeout, userVersion } = this.#settings;
+      return {
+        journalMode: journalMode.get() ?? 'unknown',
+        synchronous: SYNCHRONOUS[synchronous.get() ?? 0] ?? 'off',
+        busyTimeoutMs: busyTimeout.get() ?? 0,
+        schemaVersion: userVersion.get() ?? 0,
+      };
+    });
+  }
+
+  async create(record: SessionRecord, options: CreateOptions): Promise<{ evicted: SessionRecord[] }> {
+    return this.#run('create', () => ({ evicted: this.#createTx.immediate(record, options) }));
+  }
+
+  async get(id: string, now: number): Promise<SessionLookup> {
+    return this.#run('get', () => {
+      const row = this.#selectById.get(id);
+      if (row === undefined) return { kind: 'unknown' };
+      const { record, endedNow } = settle(toRecord(row), now);
+      // Only a read that finds an unrecorded expiry writes, and then under the write lock, re-read:
+      // of several readers in several processes exactly one records it and reports `endedNow`.
+      return endedNow ? this.#settleTx.immediate(id, now) : lookupOf(record, false);
+    });
+  }
+
+  async touch(id: string, params: TouchParams): Promise<TouchResult> {
+    return this.#run('touch', () => {
+      const row = this.#selectById.get(id);
+      if (row === undefined) return { kind: 'unknown' };
+      const decision = applyTouch(toRecord(row), params);
+      // A coalesced touch (or one on a session already ended) writes nothing and takes no lock.
+      if (!mustWrite(decision)) return touchResult(decision);
+      if (decision.kind === 'ended') return this.#touchTx.immediate(id, params);
+      // A touch that only moves `lastSeenAt` or the idle deadline commits without waiting for fsync
+      // (WAL + NORMAL): a power cut may lose it and end the session early, never late — Principle 3
+      // allows that for touches, and it is ~4x the written heartbeats per second (no fsync wait). It
+      // stays ordered in the WAL: the next FULL commit (a creation, an end) or checkpoint syncs it.
+      this.#syncNormal.run();
+      try {
+        return this.#touchTx.immediate(id, params);
+      } finally {
+        this.#syncFull.run();
+      }
+    });
+  }
+
+  async end(id: string, reason: ManualEndReason, now: number): Promise<SessionLookup> {
+    return this.#run('end', () => this.#endTx.immediate(id, reason, now));
+  }
+
+  async endAllForSubject(subject: string, reason: ManualEndReason, now: number): Promise<SessionRecord[]> {
+    return this.#run('endAllForSubject', () => this.#endAllTx.immediate(subject, reason, now));
+  }
+
+  async listBySubject(subject: string, now: number): Promise<SessionRecord[]> {
+    // Expired sessions are shown ended but not recorded here: the read or sweeper that records
+    // them also reports them, so each end still yields exactly one event.
+    return this.#run('listBySubject', () =>
+      this.#selectBySubject.all(subject).map((row) => settle(toRecord(row), now).record),
+    );
+  }
+
+  async claimExpired(now: number, limit: number): Promise<SessionRecord[]> {
+    return this.#run('claimExpired', () => this.#claimExpiredTx.immediate(now, limit));
+  }
+
+  async claimWarnings(now: number, limit: number): Promise<SessionRecord[]> {
+    return this.#run('claimWarnings', () => this.#claimWarningsTx.immediate(now, limit));
+  }
+
+  async purgeEnded(endedBefore: number, limit: number): Promise<number> {
+    return this.#run('purgeEnded', () => this.#purgeTx.immediate(endedBefore, limit));
+  }
+
+  async countLive(now: number): Promise<Record<string, number>> {
+    return this.#run('countLive', () => {
+      const counts: Record<string, number> = {};
+      for (const { policy, live } of this.#countLive.all(now)) counts[policy] = live;
+      return counts;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#run('ping', () => this.#ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // No `PRAGMA optimize` here on purpose: statistics taken on a small or empty table can steer the
+    // planner away from the partial indexes; every query here is single-table and indexed as is.
+    this.#db.close();
+  }
+
+  /** Runs one operation: refused once closed, SQLite outages turned into `StoreUnavailableError`. */
+  #run<T>(operation: string, body: () => T): T {
+    if (this.#closed) throw new StoreUnavailableError(`SQLite store: ${operation} after close`);
+    try {
+      return body();
+    } catch (error) {
+      throw toStoreError(operation, error);
+    }
+  }
+
+  /** The session as it is at `now`, recording an expiry it finds. Runs inside a write transaction. */
+  #settleLocked(id: string, now: number): SessionLookup {
+    const row = this.#selectById.get(id);
+    if (row === undefined) return { kind: 'unknown' };
+    const { record, endedNow } = settle(toRecord(row), now);
+    if (endedNow) this.#write(record);
+    return lookupOf(record, endedNow);
+  }
+
+  /** Stores what the lifecycle decided for an existing session. */
+  #write(record: SessionRecord): SessionRecord {
+    this.#update.run({
+      id: record.id,
+      lastActivityAt: record.lastActivityAt,
+      lastSeenAt: record.lastSeenAt,
+      idleExpiresAt: record.idleExpiresAt,
+      warnAt: record.warnAt,
+      endedAt: record.endedAt,
+      reason: record.reason,
+    });
+    return record;
+  }
+}
