@@ -1,0 +1,506 @@
+import { type ActivityTargets, defaultActivityTargets, watchActivity } from './activity.js';
+import { type RetryOptions, resolveRetry, retryDelay } from './backoff.js';
+import { type Deadlines, deadlinesOf, endReasonOf } from './deadlines.js';
+import { createEmitter, type Off } from './events.js';
+import { countFetchAsActivity } from './fetch-activity.js';
+import { type BeatConfig, initialBeatState, markActiveSent, planHeartbeat } from './heartbeat.js';
+import { joinTabs, type TabMessage, type Tabs, type TabsOptions } from './tabs.js';
+import { createThrottle, type Throttle } from './throttle.js';
+import { createTransport, type HeartbeatBody, type Outcome, type Transport } from './transport.js';
+import type { Clock, SessionStatus, Timers, VigilEvents, VigilStatus } from './types.js';
+
+export interface VigilOptions {
+  /** Where the Vigil API is, e.g. `https://vigil.example.com` (the SDK adds `/v1/...`). */
+  baseUrl: string;
+  /** Token mode: the session token, sent as `Authorization: Bearer`; a function is asked each time. */
+  token?: string | (() => string | null | undefined);
+  /** Cookie mode: `'include'` when the API is on another origin than the page. */
+  credentials?: RequestCredentials;
+  /** Sleeping heartbeats for an idle user; 0 = none. Default: twice the server's heartbeat interval. */
+  sleepingHeartbeatIntervalMs?: number;
+  /** Pass-through parameters sent with every heartbeat (DESIGN: `params`). */
+  params?: Record<string, unknown> | (() => Record<string, unknown> | undefined);
+  /** Backoff for 5xx, 429 and network errors. */
+  retry?: RetryOptions;
+  /** Count the app's own `fetch` calls as activity, and check the session when one answers `401`. */
+  countFetchAsActivity?: boolean;
+  /** A request that has not answered after this long counts as a network error. Default 10000. */
+  requestTimeoutMs?: number;
+  /** Act as one with the other tabs of this origin (default), or alone (`false`). */
+  tabs?: false | Partial<Pick<TabsOptions, 'name' | 'locks' | 'BroadcastChannel' | 'leaseMs'>>;
+  /** Where to watch for activity; default the page's `window` and `document`, null for nowhere. */
+  activityTargets?: ActivityTargets | null;
+  /** A timer firing this much later than asked means the machine slept: the session is re-checked. */
+  driftThresholdMs?: number;
+  clock?: Clock;
+  timers?: Timers;
+  fetch?: typeof fetch;
+  random?: () => number;
+}
+
+export interface Vigil {
+  /** Attaches listeners, joins the other tabs and reads the session; resolves once that read is done. */
+  start(): Promise<void>;
+  /** Detaches everything; the session itself is left alone. */
+  stop(): void;
+  /** An explicit "I am here": an active heartbeat now, whatever the interval. */
+  extend(): Promise<void>;
+  /** Ends the session on the server (`DELETE /v1/session`) and in every tab. */
+  logout(): Promise<void>;
+  /** Reports activity that listeners cannot see (a playing video, the frame bridge). */
+  reportActivity(): void;
+  on<K extends keyof VigilEvents>(event: K, listener: (payload: VigilEvents[K]) => void): Off;
+  /** The current snapshot; the same object until something changes. */
+  status(): VigilStatus;
+}
+
+type Op =
+  | { kind: 'beat'; body: HeartbeatBody }
+  | { kind: 'read'; purpose: 'check' | 'probe' | 'warn' | 'end' };
+
+/** A follower waits this much longer than the leader before acting on a deadline itself. */
+const FOLLOWER_GRACE_MS = 1000;
+/** How often a follower passes activity on to the leader, at most. */
+const FORWARD_MS = 1000;
+/** A follower's extend that no leader answered within this long is sent by the follower. */
+const EXTEND_FALLBACK_MS = 2000;
+const WATCHDOG_MS = 15_000;
+const VISIBLE_GAP_MS = 1000;
+
+const globalTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * Creates the client; nothing happens until `start()`. The schedule lives in `replan()`: one timer
+ * for the earliest of the end, the warning, a retry and the next heartbeat — recomputed from
+ * timestamps after every change, so no event can leave a stale timer behind.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function createVigil(options: VigilOptions): Vigil {
+  const clock = options.clock ?? { now: () => Date.now() };
+  const timers = options.timers ?? globalTimers;
+  const random = options.random ?? Math.random;
+  const retry = resolveRetry(options.retry);
+  const driftThresholdMs = options.driftThresholdMs ?? 30_000;
+  const emitter = createEmitter<VigilEvents>();
+
+  let phase: 'stopped' | 'running' | 'ended' = 'stopped';
+  let session: SessionStatus | null = null;
+  let deadlines: Deadlines | null = null;
+  let endedReason: string | null = null;
+  let disabled = false;
+  let leader = false;
+  let warning = false;
+  let warningReported = false;
+  let beat = initialBeatState();
+  let lastContactAt = Number.NEGATIVE_INFINITY;
+  let inFlight = 0;
+  let armed = false;
+  let pendingRetry: { op: Op; attempt: number; at: number } | null = null;
+  let peerStatusSeen = false;
+  let generation = 0;
+  let timer: unknown;
+  let watchdog: unknown;
+  let lastTick = 0;
+  let transport: Transport | null = null;
+  let tabs: Tabs | null = null;
+  let forward: Throttle | null = null;
+  let detach: Array<() => void> = [];
+  let targets: ActivityTargets | null = null;
+  let snapshot = makeSnapshot();
+
+  function makeSnapshot(): VigilStatus {
+    const state =
+      phase === 'running' ? (session === null ? 'starting' : warning ? 'warning' : 'active') : phase;
+    return {
+      state,
+      session,
+      expiresAt: deadlines?.endsAt ?? null,
+      warnAt: deadlines?.warnAt ?? null,
+      heartbeatsDisabled: disabled,
+      leader,
+      endedReason,
+    };
+  }
+
+  function changed(): void {
+    snapshot = makeSnapshot();
+    emitter.emit('status', snapshot);
+  }
+
+  function beatConfig(status: SessionStatus): BeatConfig {
+    return {
+      heartbeatIntervalMs: status.heartbeatIntervalMs,
+      sleepingIntervalMs: options.sleepingHeartbeatIntervalMs ?? 2 * status.heartbeatIntervalMs,
+    };
+  }
+
+  // The hot path: a timestamp, and a flag test.
+  function onActivity(): void {
+    beat.lastActivityAt = clock.now();
+    if (!leader) forward?.notify();
+    else if (armed) {
+      armed = false;
+      recheck(disabled ? retry.maxMs : (session?.heartbeatIntervalMs ?? 0));
+    }
+  }
+
+  function onVisible(): void {
+    onActivity();
+    recheck(VISIBLE_GAP_MS);
+  }
+
+  function replan(): void {
+    timers.clearTimeout(timer);
+    timer = undefined;
+    armed = false;
+    if (phase !== 'running') return;
+    const now = clock.now();
+    let at = Number.POSITIVE_INFINITY;
+    let next: (() => void) | null = null;
+    const consider = (when: number, action: () => void): void => {
+      if (when < at) {
+        at = when;
+        next = action;
+      }
+    };
+    if (deadlines && inFlight === 0) {
+      const grace = leader ? 0 : FOLLOWER_GRACE_MS;
+      consider(deadlines.endsAt + grace, onDeadline);
+      if (!warning && deadlines.warnAt < deadlines.endsAt) consider(deadlines.warnAt + grace, onWarnTime);
+    }
+    if (pendingRetry && inFlight === 0) {
+      const { op, attempt } = pendingRetry;
+      consider(pendingRetry.at, () => {
+        pendingRetry = null;
+        // A retried active heartbeat reports the activity up to now: none is left to send right after.
+        if (op.kind === 'beat' && op.body.state === 'active') markActiveSent(beat, clock.now());
+        void perform(op, attempt);
+      });
+    } else if (leader && session && inFlight === 0) {
+      const plan = disabled ? null : planHeartbeat(beat, beatConfig(session));
+      if (plan?.kind === 'active') {
+        // During a warning only an explicit choice counts: moving the mouse towards "Sign out" must
+        // not extend the session and close the dialog under the pointer.
+        if (!warning) consider(plan.at, () => sendBeat('active'));
+      } else {
+        armed = !warning;
+        if (plan) consider(plan.at, () => sendBeat('sleeping'));
+      }
+    }
+    const action = next as (() => void) | null;
+    if (action) timer = timers.setTimeout(action, Math.max(0, at - now));
+  }
+
+  /** Checks the session now if the last contact is older than `minGapMs` (return, wake, visibility). */
+  function recheck(minGapMs: number): void {
+    replan();
+    if (phase !== 'running' || !leader || !session || inFlight > 0 || pendingRetry) return;
+    const now = clock.now();
+    const plan = disabled ? null : planHeartbeat(beat, beatConfig(session));
+    if (plan?.kind === 'active' && plan.at <= now && !warning) sendBeat('active');
+    else if (now - lastContactAt >= minGapMs)
+      void perform({ kind: 'read', purpose: disabled ? 'probe' : 'check' }, 0);
+  }
+
+  function params(body: HeartbeatBody): HeartbeatBody {
+    const extra = typeof options.params === 'function' ? options.params() : options.params;
+    if (extra) body.params = extra;
+    return body;
+  }
+
+  function sendBeat(kind: 'active' | 'sleeping'): void {
+    const now = clock.now();
+    const body = params({ state: kind });
+    if (kind === 'active') markActiveSent(beat, now);
+    else beat.lastSentAt = now;
+    void perform({ kind: 'beat', body }, 0);
+  }
+
+  function doExtend(reportWarning: boolean): Promise<void> {
+    const now = clock.now();
+    beat.lastActivityAt = now;
+    markActiveSent(beat, now);
+    pendingRetry = null;
+    const body = params({ state: 'active' });
+    if (reportWarning) {
+      warningReported = true;
+      body.warning = 'extended';
+    }
+    return perform({ kind: 'beat', body }, 0);
+  }
+
+  async function perform(op: Op, attempt: number): Promise<void> {
+    if (!transport) return;
+    const run = generation;
+    inFlight++;
+    replan();
+    lastContactAt = clock.now();
+    const outcome = op.kind === 'beat' ? await transport.heartbeat(op.body) : await transport.read();
+    if (run !== generation) return;
+    inFlight--;
+    if (outcome.kind === 'ok') {
+      pendingRetry = null;
+      setDisabled(false, 0, true);
+      applyStatus(outcome.status, true);
+    } else if (outcome.kind === 'ended') {
+      end(outcome.reason, true);
+    } else {
+      failed(op, attempt, outcome);
+    }
+  }
+
+  function failed(op: Op, attempt: number, outcome: Outcome): void {
+    if (op.kind === 'read' && op.purpose === 'end' && deadlines) {
+      // The server cannot be asked: the last deadline it gave is the one that holds.
+      end(endReasonOf(deadlines), true);
+      return;
+    }
+    if (op.kind === 'read' && op.purpose === 'warn' && deadlines) {
+      enterWarning(deadlines.endsAt - clock.now());
+    } else if (op.kind === 'read' && op.purpose === 'probe') {
+      // One look while disabled; the deadline is still enforced.
+    } else if (outcome.kind === 'retry' && attempt < retry.retries) {
+      pendingRetry = {
+        op,
+        attempt: attempt + 1,
+        at: clock.now() + retryDelay(attempt, retry, outcome.retryAfterMs, random),
+      };
+    } else {
+      setDisabled(true, attempt + 1, true);
+    }
+    replan();
+  }
+
+  function setDisabled(value: boolean, attempts: number, relay: boolean): void {
+    if (disabled === value) return;
+    disabled = value;
+    if (relay) tabs?.post({ t: 'disabled', v: value });
+    if (value) emitter.emit('heartbeatsDisabled', { attempts });
+    changed();
+  }
+
+  function applyStatus(status: SessionStatus, relay: boolean): void {
+    if (phase !== 'running') return;
+    const now = clock.now();
+    session = status;
+    deadlines = deadlinesOf(status, now);
+    if (relay) tabs?.post({ t: 'status', s: status });
+    const msLeft = deadlines.endsAt - now;
+    if (status.warnInMs === 0 && msLeft > 0) {
+      enterWarning(msLeft);
+    } else if (warning) {
+      warning = false;
+      changed();
+      emitter.emit('extended', { msLeft });
+    } else {
+      changed();
+    }
+    replan();
+  }
+
+  function enterWarning(msLeft: number): void {
+    if (!warning) {
+      warning = true;
+      warningReported = false;
+    }
+    changed();
+    emitter.emit('warning', { msLeft: Math.max(0, msLeft) });
+    replan();
+  }
+
+  function onWarnTime(): void {
+    if (!deadlines) return;
+    if (!leader) enterWarning(deadlines.endsAt - clock.now());
+    // Activity the interval held back is reported first: an active user is never warned.
+    else if (!disabled && beat.lastActivityAt > beat.activitySentUpTo) sendBeat('active');
+    else void perform({ kind: 'read', purpose: 'warn' }, 0);
+  }
+
+  function onDeadline(): void {
+    void perform({ kind: 'read', purpose: 'end' }, 0);
+  }
+
+  function onTabMessage(message: TabMessage): void {
+    if (phase !== 'running') return;
+    if (message.t === 'activity') {
+      beat.lastActivityAt = clock.now();
+      if (leader && armed) {
+        armed = false;
+        recheck(disabled ? retry.maxMs : (session?.heartbeatIntervalMs ?? 0));
+      }
+    } else if (message.t === 'status') {
+      peerStatusSeen = true;
+      applyStatus(message.s, false);
+    } else if (message.t === 'ended') {
+      end(message.reason, false);
+    } else if (message.t === 'extend') {
+      if (leader) void doExtend(!warningReported && (warning || message.w));
+    } else if (message.t === 'disabled') {
+      setDisabled(message.v, 0, false);
+    }
+  }
+
+  function onLeadership(value: boolean): void {
+    leader = value;
+    // Taking over from another tab, which may have just sent an active heartbeat: wait an interval.
+    if (value && peerStatusSeen) beat.lastActiveSentAt = Math.max(beat.lastActiveSentAt, clock.now());
+    changed();
+    replan();
+  }
+
+  function tick(): void {
+    const now = clock.now();
+    const late = now - lastTick - WATCHDOG_MS;
+    lastTick = now;
+    watchdog = timers.setTimeout(tick, WATCHDOG_MS);
+    // Hidden tabs' timers are throttled by the browser: lateness there proves nothing.
+    const hidden = targets?.document.visibilityState === 'hidden';
+    if (late > driftThresholdMs && !hidden) recheck(0);
+    else replan();
+  }
+
+  function teardown(): void {
+    generation++;
+    timers.clearTimeout(timer);
+    timers.clearTimeout(watchdog);
+    for (const off of detach) off();
+    detach = [];
+    forward?.cancel();
+    tabs?.close();
+    tabs = null;
+    leader = false;
+    armed = false;
+    inFlight = 0;
+    pendingRetry = null;
+  }
+
+  function end(reason: string, relay: boolean): void {
+    if (phase !== 'running') return;
+    if (relay) tabs?.post({ t: 'ended', reason });
+    teardown();
+    phase = 'ended';
+    endedReason = reason;
+    warning = false;
+    changed();
+    emitter.emit('ended', { reason });
+  }
+
+  function makeTransport(): Transport {
+    const transportOptions = {
+      baseUrl: options.baseUrl,
+      token: options.token,
+      credentials: options.credentials,
+      // Taken before `countFetchAsActivity` wraps `fetch`: the SDK's own calls are not activity.
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      timers,
+      timeoutMs: options.requestTimeoutMs ?? 10_000,
+    };
+    return createTransport(transportOptions);
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      timers.setTimeout(resolve, ms);
+    });
+  }
+
+  return {
+    async start() {
+      if (phase === 'running') return;
+      generation++;
+      phase = 'running';
+      session = null;
+      deadlines = null;
+      endedReason = null;
+      disabled = false;
+      warning = false;
+      warningReported = false;
+      peerStatusSeen = false;
+      beat = initialBeatState();
+      const now = clock.now();
+      // The start-up read counts as contact: sleeping heartbeats are due an interval from now.
+      beat.lastSentAt = now;
+      lastContactAt = now;
+      lastTick = now;
+      transport = makeTransport();
+      targets = options.activityTargets === undefined ? defaultActivityTargets() : options.activityTargets;
+      if (targets) detach.push(watchActivity(targets, onActivity, onVisible));
+      if (options.countFetchAsActivity) {
+        detach.push(
+          countFetchAsActivity(onActivity, (response) => {
+            void response
+              .clone()
+              .json()
+              .then(
+                (body: { error?: { code?: string; reason?: string } }) => {
+                  if (body.error?.code === 'session_ended' && body.error.reason) end(body.error.reason, true);
+                  else recheck(0);
+                },
+                () => recheck(0),
+              );
+          }),
+        );
+      }
+      forward = createThrottle(() => tabs?.post({ t: 'activity' }), FORWARD_MS, timers);
+      if (options.tabs === false) {
+        leader = true;
+      } else {
+        tabs = joinTabs({
+          name: `vigil:${options.baseUrl}`,
+          ...options.tabs,
+          onMessage: onTabMessage,
+          onLeadership,
+          clock,
+          timers,
+        });
+      }
+      watchdog = timers.setTimeout(tick, WATCHDOG_MS);
+      changed();
+      await perform({ kind: 'read', purpose: 'check' }, 0);
+    },
+
+    stop() {
+      if (phase !== 'running') return;
+      teardown();
+      phase = 'stopped';
+      warning = false;
+      changed();
+    },
+
+    async extend() {
+      if (phase !== 'running') return;
+      const report = warning && !warningReported;
+      if (leader || !tabs) return doExtend(report);
+      // Heartbeats are the leader's job; if no leader answers (its tab frozen), do it here.
+      if (report) warningReported = true;
+      beat.lastActivityAt = clock.now();
+      tabs.post({ t: 'extend', w: report });
+      const run = generation;
+      const before = session;
+      await sleep(EXTEND_FALLBACK_MS);
+      if (run === generation && session === before) await doExtend(report);
+    },
+
+    async logout() {
+      const body = phase === 'running' && warning ? { warning: 'signed_out' as const } : undefined;
+      const client = transport ?? makeTransport();
+      end('logout', true);
+      for (let attempt = 0; ; attempt++) {
+        const outcome = await client.logout(body);
+        if (outcome.kind !== 'retry' || attempt >= retry.retries) return;
+        await sleep(retryDelay(attempt, retry, outcome.retryAfterMs, random));
+      }
+    },
+
+    reportActivity() {
+      if (phase === 'running') onActivity();
+    },
+
+    on: emitter.on,
+
+    status: () => snapshot,
+  };
+}

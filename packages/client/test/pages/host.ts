@@ -1,0 +1,47 @@
+// The host test page: a vigil, the warning element, optional frames and a bridge. Configured by the
+// JSON in the URL fragment; exposes `window.vigilTest` for the tests to read.
+import {
+  acceptFrameActivity,
+  createVigil,
+  defineVigilWarning,
+  type VigilOptions,
+  type VigilWarningElement,
+} from '../../src/index.js';
+
+interface Config {
+  token: string;
+  retry?: VigilOptions['retry'];
+  sleepingHeartbeatIntervalMs?: number;
+  frames?: string[];
+  allow?: string[];
+}
+
+const config = JSON.parse(decodeURIComponent(location.hash.slice(1))) as Config;
+const vigil = createVigil({
+  baseUrl: location.origin,
+  token: config.token,
+  ...(config.retry && { retry: config.retry }),
+  ...(config.sleepingHeartbeatIntervalMs !== undefined && {
+    sleepingHeartbeatIntervalMs: config.sleepingHeartbeatIntervalMs,
+  }),
+});
+const log: Array<{ type: string; payload: unknown; at: number }> = [];
+for (const type of ['warning', 'extended', 'ended', 'heartbeatsDisabled'] as const) {
+  vigil.on(type, (payload) => log.push({ type, payload, at: Date.now() }));
+}
+defineVigilWarning();
+(document.querySelector('vigil-warning') as VigilWarningElement).attach(vigil);
+const state = document.querySelector('#state') as HTMLElement;
+vigil.on('status', (status) => {
+  state.textContent = status.state;
+});
+document.querySelector('#logout')?.addEventListener('click', () => void vigil.logout());
+for (const [i, src] of (config.frames ?? []).entries()) {
+  const frame = document.createElement('iframe');
+  frame.src = src;
+  frame.title = `tool ${i + 1}`;
+  document.body.append(frame);
+}
+if (config.allow) acceptFrameActivity(vigil, { origins: config.allow });
+Object.assign(window, { vigilTest: { vigil, log } });
+void vigil.start();
