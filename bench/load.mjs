@@ -1,0 +1,25 @@
+// One autocannon run in its own process (so the load generator never shares an event loop with the
+// server under test). Input: a JSON job in argv[2]; output: autocannon's result as JSON on stdout.
+// `tokens` rotate per request, so many sessions can be exercised through one connection pool.
+import autocannon from 'autocannon';
+
+const job = JSON.parse(process.argv[2]);
+let next = 0;
+const result = await autocannon({
+  url: job.url,
+  method: 'POST',
+  connections: job.connections,
+  duration: job.duration,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ state: 'active' }),
+  requests: [
+    {
+      setupRequest(request) {
+        if (job.tokens.length === 0) return request;
+        const token = job.tokens[next++ % job.tokens.length];
+        return { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } };
+      },
+    },
+  ],
+});
+process.stdout.write(JSON.stringify(result));

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { MemoryStore, type Store } from '@vigil/core';
+import { CliError } from './io.js';
+
+/** Where sessions live, as written after `--store` (DESIGN: The CLI). */
+export type StoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string; cluster: boolean }
+  | { kind: 'postgres'; url: string };
+
+export const DEFAULT_STORE_SPEC = 'sqlite:./data/vigil.db';
+
+const FORMS =
+  'memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://H1:P1,H2:P2 or postgres://USER@HOST:PORT/DB';
+
+/** Parses a store spec; relative SQLite paths are resolved against `cwd`. */
+export function parseStoreSpec(spec: string, cwd = process.cwd()): StoreSpec {
+  if (spec === 'memory') return { kind: 'memory' };
+  if (spec.startsWith('sqlite:')) {
+    const path = spec.slice('sqlite:'.length);
+    if (path === '') throw new CliError(`store "sqlite:" needs a file path, e.g. ${DEFAULT_STORE_SPEC}`);
+    return { kind: 'sqlite', path: resolve(cwd, path) };
+  }
+  if (/^rediss?:\/\//.test(spec)) return { kind: 'redis', url: spec, cluster: false };
+  if (/^rediss?\+cluster:\/\//.test(spec)) return { kind: 'redis', url: spec, cluster: true };
+  if (/^postgres(ql)?:\/\//.test(spec)) return { kind: 'postgres', url: spec };
+  throw new CliError(`unknown store "${redactSpec(spec)}": use ${FORMS}`);
+}
+
+/** A spec fit for logs and messages: any password in a URL is replaced (Principle 7). */
+export function redactSpec(spec: string): string {
+  return spec.replace(/(\/\/[^/@:]*:)[^/@]*@/g, '$1***@');
+}
+
+export interface OpenOptions {
+  /** How long ended sessions are kept (config `endedRetention`); sizes Redis's TTL safety net. */
+  endedRetentionMs?: number;
+}
+
+/** Opens the store a spec names, running its schema migrations. The caller closes it. */
+export async function openStore(spec: StoreSpec, options: OpenOptions = {}): Promise<Store> {
+  switch (spec.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      mkdirSync(dirname(spec.path), { recursive: true });
+      try {
+        const { SqliteStore } = await import('@vigil/store-sqlite');
+        return await SqliteStore.open({ path: spec.path });
+      } catch (error) {
+        throw new CliError(`cannot open SQLite store at ${spec.path}: ${(error as Error).message}`);
+      }
+    case 'redis':
+      return openRedis(spec.url, options);
+    case 'postgres':
+      throw new CliError(
+        'the PostgreSQL store is not supported yet; use sqlite:PATH (one node) or redis://HOST:PORT (several nodes)',
+      );
+  }
+}
+
+interface RedisModule {
+  RedisStore?: { fromUrl?: (url: string, options?: { retentionMs?: number }) => Store };
+}
+
+/**
+ * The Redis store is loaded only when asked for, so that `vigil` runs without ioredis and a broken
+ * Redis package never stops a SQLite deployment. The name is a variable on purpose: the CLI does not
+ * compile against the Redis package.
+ */
+async function openRedis(url: string, options: OpenOptions): Promise<Store> {
+  const name = '@vigil/store-redis';
+  let loaded: RedisModule;
+  try {
+    loaded = (await import(name)) as RedisModule;
+  } catch (error) {
+    throw new CliError(
+      `the Redis store is not available (${name} could not be loaded: ${(error as Error).message})`,
+    );
+  }
+  const { RedisStore } = loaded;
+  if (typeof RedisStore?.fromUrl !== 'function') {
+    throw new CliError(`${name} does not export RedisStore.fromUrl; is it built?`);
+  }
+  let store: Store;
+  try {
+    store = RedisStore.fromUrl(url, {
+      ...(options.endedRetentionMs !== undefined && { retentionMs: options.endedRetentionMs }),
+    });
+  } catch (error) {
+    throw new CliError(`cannot use Redis store ${redactSpec(url)}: ${(error as Error).message}`);
+  }
+  // Connecting is lazy: ask once, so that an unreachable Redis fails here with a clear message.
+  try {
+    await store.ping();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new CliError(`cannot reach Redis store ${redactSpec(url)}: ${(error as Error).message}`);
+  }
+  return store;
+}
