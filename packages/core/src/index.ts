@@ -1,6 +1,16 @@
 export { type BoundedStoreOptions, boundedStore } from './bounded-store.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
-export { type ConfigInput, resolveConfig, type VigilConfig } from './config.js';
+export {
+  type ConfigInput,
+  type CookieConfig,
+  DEFAULT_WEBHOOK_EVENTS,
+  EVENT_TYPES,
+  type RelayConfig,
+  resolveConfig,
+  type SameSite,
+  type VigilConfig,
+  type WebhookConfig,
+} from './config.js';
 export { DeadlineIndex } from './deadline-index.js';
 export { type Duration, formatDuration, parseDuration } from './duration.js';
 export {
@@ -17,6 +27,7 @@ export {
   ValidationError,
   VigilError,
 } from './errors.js';
+export { type BridgeOptions, bridgeEvents, isRemoteEvent, type RemoteEventChannel } from './event-bridge.js';
 export {
   endEvent,
   type SessionEvent,
@@ -39,6 +50,7 @@ export {
   touchParams,
 } from './lifecycle.js';
 export { MemoryStore } from './memory-store.js';
+export { compilePassivePaths, type PathMatcher, requestPath } from './passive-paths.js';
 export {
   DEFAULT_POLICY_INPUT,
   type Policy,

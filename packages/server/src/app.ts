@@ -5,6 +5,7 @@ import {
   type Store,
   StoreUnavailableError,
   Sweeper,
+  sessionStatus,
   systemClock,
   type VigilConfig,
 } from '@vigil/core';
@@ -15,12 +16,17 @@ import { LIMITS } from './limits.js';
 import { loggerOptions } from './logger.js';
 import { VigilMetrics } from './metrics.js';
 import { TokenBuckets } from './rate-limit.js';
+import { HeartbeatRelay, type RelayRetryOptions } from './relay.js';
+import { authorizeRoutes } from './routes/authorize.js';
+import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/session.js';
 import { sessionsRoutes } from './routes/sessions.js';
 import { addSharedSchemas } from './schemas.js';
 import { SessionService } from './sessions-service.js';
+import { EventStreams, type SseOptions } from './sse.js';
+import { type WebhookDeliveryOptions, WebhookDispatcher } from './webhooks.js';
 
 export interface AppOptions {
   /** The validated config (`resolveConfig`). */
@@ -37,6 +43,12 @@ export interface AppOptions {
   logger?: boolean | object;
   /** The sweeper (warnings, expiries, purge): started when the app is ready, stopped on close. */
   sweeper?: { intervalMs?: number } | false;
+  /** `/v1/events` tuning: ping interval (15 s), streams per session (10), unsent bytes per stream (64 KB). */
+  sse?: SseOptions;
+  /** Webhook delivery tuning (attempts, backoff, timeout, queue size); the endpoints are in `config.webhooks`. */
+  webhookDelivery?: WebhookDeliveryOptions;
+  /** Relay retry tuning (retries, backoff, requests in flight); the upstream is `config.relay`. */
+  relayRetry?: RelayRetryOptions;
 }
 
 /** What the app shares with plugins and callers, as `app.vigil`. */
@@ -78,9 +90,40 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = new VigilMetrics({ store, clock, policyNames: config.policies.keys() });
   const service = new SessionService({ store, config, clock, events });
   const limiter = new TokenBuckets(config.heartbeatRateLimit);
+  const streams = new EventStreams({
+    ...options.sse,
+    events,
+    clock,
+    statusOf: (record, now) => sessionStatus(record, service.policyFor(record.policy), now),
+  });
+  const webhooks =
+    config.webhooks.length === 0
+      ? null
+      : new WebhookDispatcher({
+          ...options.webhookDelivery,
+          webhooks: config.webhooks,
+          events,
+          clock,
+          log: app.log.child({ component: 'webhooks' }),
+          metrics,
+        });
+  const relay =
+    config.relay === null
+      ? null
+      : new HeartbeatRelay({
+          ...options.relayRetry,
+          config: config.relay,
+          log: app.log.child({ component: 'relay' }),
+          metrics,
+          onRejected: async (sessionId) => {
+            await service.end(sessionId, 'upstream_rejected');
+          },
+        });
+  metrics.gaugeSources({ sseStreams: () => streams.size, webhookQueue: () => webhooks?.size ?? 0 });
 
   app.decorate('vigil', { events, store, config, clock } satisfies VigilContext);
   app.decorateRequest('vigilSessionId', null);
+  app.decorateRequest('vigilTokenSource', null);
   addSharedSchemas(app);
   registerErrorHandling(app, { onStoreError: () => metrics.storeError() });
   acceptJsonOnly(app);
@@ -88,6 +131,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    // Open streams would hold close() until their clients leave; webhooks and relay stop with the app.
+    streams.stop();
+    webhooks?.stop();
+    relay?.stop();
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!closing) return;
@@ -135,7 +182,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { store });
   await app.register(metricsRoutes, { metrics });
   await app.register(apiKeyScope(apiKey, sessionsRoutes, { service }));
-  await app.register(sessionTokenScope(sessionRoutes, { service, limiter, metrics }));
+  const { cookie } = config;
+  await app.register(
+    sessionTokenScope(sessionRoutes, { service, limiter, metrics, cookie, relay }, { cookie, csrf: true }),
+  );
+  // Forward-auth checks the proxied request's method, not a call of the browser's: no CSRF check.
+  await app.register(
+    sessionTokenScope(
+      authorizeRoutes,
+      { service, metrics, passivePaths: config.passivePaths },
+      { cookie, csrf: false },
+    ),
+  );
+  await app.register(sessionTokenScope(eventsRoutes, { service, streams }, { cookie, csrf: false }));
   return app;
 }
 

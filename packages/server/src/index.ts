@@ -1,5 +1,10 @@
 export { type AppOptions, buildApp, type VigilContext } from './app.js';
+export { clearSessionCookie, readCookie, serializeSessionCookie } from './cookies.js';
 export { type ErrorBody, toErrorReply } from './error-handler.js';
 export { LIMITS } from './limits.js';
 export type { HeartbeatOutcome, WarningOutcome } from './metrics.js';
+export type { RelayedHeartbeat, RelayRetryOptions } from './relay.js';
+export { AUTHORIZE_HEADERS, subjectHeader } from './routes/authorize.js';
 export { adminSessionSchema, errorSchema, statusSchema } from './schemas.js';
+export type { SseOptions } from './sse.js';
+export { type WebhookDeliveryOptions, webhookSignature } from './webhooks.js';

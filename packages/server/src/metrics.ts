@@ -1,8 +1,13 @@
-import type { Clock, SessionEvent, SessionEvents, Store } from '@vigil/core';
+import { type Clock, isRemoteEvent, type SessionEvent, type SessionEvents, type Store } from '@vigil/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type HeartbeatOutcome = 'ok' | 'ended' | 'unauthenticated' | 'rate_limited' | 'unavailable';
 export type WarningOutcome = 'extended' | 'expired' | 'signed_out';
+export type AuthorizeOutcome = 'ok' | 'ended' | 'unauthenticated' | 'unavailable';
+/** `ok` 2xx, `rejected` 401 (session ended), `failed` 5xx/timeout/network, `skipped` circuit open or overloaded. */
+export type RelayOutcome = 'ok' | 'rejected' | 'failed' | 'skipped';
+/** `retried` a failed attempt that will be retried; `exhausted` the last one failed; `dropped` a 4xx; `overflow` queue full. */
+export type WebhookOutcome = 'delivered' | 'retried' | 'exhausted' | 'dropped' | 'overflow';
 
 export interface MetricsOptions {
   store: Store;
@@ -26,6 +31,13 @@ export class VigilMetrics {
   readonly #warnings: Counter<'outcome'>;
   readonly #duration: Histogram<'route'>;
   readonly #storeErrors: Counter;
+  readonly #authorize: Counter<'activity' | 'outcome'>;
+  readonly #relay: Counter<'outcome'>;
+  readonly #relayCircuit: Gauge;
+  readonly #webhooks: Counter<'outcome'>;
+  /** Read at scrape time: open SSE streams and webhook deliveries not yet done. */
+  #sseStreams: () => number = () => 0;
+  #webhookQueue: () => number = () => 0;
   /** Sessions that were warned and have not yet been extended or ended, oldest first. */
   readonly #warned = new Set<string>();
   readonly #maxWarned: number;
@@ -68,6 +80,42 @@ export class VigilMetrics {
       name: 'vigil_store_errors_total',
       help: 'Store calls that failed or timed out.',
       registers,
+    });
+    this.#authorize = new Counter({
+      name: 'vigil_authorize_total',
+      help: 'Forward-auth checks (/v1/authorize), by activity (active, passive) and outcome.',
+      labelNames: ['activity', 'outcome'],
+      registers,
+    });
+    this.#relay = new Counter({
+      name: 'vigil_relay_requests_total',
+      help: 'Heartbeat relay attempts upstream, by outcome (ok, rejected, failed; skipped: not sent, circuit open).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#relayCircuit = new Gauge({
+      name: 'vigil_relay_circuit_open',
+      help: 'Whether the heartbeat relay has stopped relaying after repeated failures (1) or relays (0).',
+      registers,
+    });
+    this.#relayCircuit.set(0);
+    this.#webhooks = new Counter({
+      name: 'vigil_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome (delivered, retried, exhausted, dropped, overflow).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const sseGauge: Gauge = new Gauge({
+      name: 'vigil_sse_streams',
+      help: 'Open Server-Sent Events streams (/v1/events).',
+      registers,
+      collect: () => sseGauge.set(this.#sseStreams()),
+    });
+    const queueGauge: Gauge = new Gauge({
+      name: 'vigil_webhook_queue_size',
+      help: 'Webhook deliveries waiting, retrying or in flight.',
+      registers,
+      collect: () => queueGauge.set(this.#webhookQueue()),
     });
     const names = [...policyNames];
     const storeErrors = this.#storeErrors;
@@ -116,11 +164,35 @@ export class VigilMetrics {
     this.#storeErrors.inc();
   }
 
+  authorize(activity: 'active' | 'passive', outcome: AuthorizeOutcome): void {
+    this.#authorize.inc({ activity, outcome });
+  }
+
+  relay(outcome: RelayOutcome): void {
+    this.#relay.inc({ outcome });
+  }
+
+  relayCircuit(open: boolean): void {
+    this.#relayCircuit.set(open ? 1 : 0);
+  }
+
+  webhook(outcome: WebhookOutcome): void {
+    this.#webhooks.inc({ outcome });
+  }
+
+  /** Where the scrape-time gauges read their values. */
+  gaugeSources(sources: { sseStreams?: () => number; webhookQueue?: () => number }): void {
+    if (sources.sseStreams !== undefined) this.#sseStreams = sources.sseStreams;
+    if (sources.webhookQueue !== undefined) this.#webhookQueue = sources.webhookQueue;
+  }
+
   #onEvent(event: SessionEvent): void {
     const { id } = event.session;
+    // An event bridged from another node was counted there; it still updates which sessions are warned.
+    const counted = !isRemoteEvent(event);
     switch (event.type) {
       case 'session.created':
-        this.#created.inc({ policy: event.session.policy });
+        if (counted) this.#created.inc({ policy: event.session.policy });
         break;
       case 'session.warning':
         if (this.#warned.size >= this.#maxWarned) {
@@ -134,9 +206,9 @@ export class VigilMetrics {
         break;
       case 'session.expired':
       case 'session.revoked':
-        this.#ended.inc({ reason: event.session.reason ?? 'unknown' });
+        if (counted) this.#ended.inc({ reason: event.session.reason ?? 'unknown' });
         // A warning that ran out is `expired`; a revocation or logout is not a warning outcome.
-        if (this.#warned.delete(id) && event.type === 'session.expired')
+        if (this.#warned.delete(id) && event.type === 'session.expired' && counted)
           this.#warnings.inc({ outcome: 'expired' });
         break;
       default:

@@ -4,6 +4,7 @@ import {
   createSession,
   endEvent,
   endSession,
+  type ManualEndReason,
   newSessionToken,
   type Policy,
   SessionEndedError,
@@ -107,6 +108,26 @@ export class SessionService {
     params: Record<string, unknown> | undefined,
     now = this.now(),
   ): Promise<{ record: SessionRecord; policy: Policy }> {
+    const result = await this.#touch(id, signal, now);
+    if (signal === 'sleeping') {
+      this.#events.emit({ type: 'heartbeat.sleeping', session: result.record, params, at: now });
+    }
+    return result;
+  }
+
+  /**
+   * A forwarded request (forward-auth): the same touch as a heartbeat, coalesced the same way, but
+   * a passive one (`sleeping`) is not reported as a sleeping heartbeat — it is every poll, not a beat.
+   */
+  async authorize(
+    id: string,
+    signal: Signal,
+    now = this.now(),
+  ): Promise<{ record: SessionRecord; policy: Policy }> {
+    return this.#touch(id, signal, now);
+  }
+
+  async #touch(id: string, signal: Signal, now: number): Promise<{ record: SessionRecord; policy: Policy }> {
     let policyName = this.#policyNames.get(id);
     if (policyName === undefined) {
       policyName = this.#liveOrThrow(await this.#store.get(id, now), now).policy;
@@ -117,9 +138,6 @@ export class SessionService {
     if (result.kind !== 'live') this.#refuse(id, result, now);
     if (result.extendedFromWarning) {
       this.#events.emit({ type: 'session.extended', session: result.record, at: now });
-    }
-    if (signal === 'sleeping') {
-      this.#events.emit({ type: 'heartbeat.sleeping', session: result.record, params, at: now });
     }
     return { record: result.record, policy: this.policyFor(result.record.policy) };
   }
@@ -146,8 +164,16 @@ export class SessionService {
 
   /** Revokes a session; idempotent for an ended one; false if unknown. */
   async revoke(id: string, now = this.now()): Promise<boolean> {
+    return this.end(id, 'revoked', now);
+  }
+
+  /**
+   * Ends a session for `reason` (`revoked` by an admin, `upstream_rejected` by the relay's upstream);
+   * idempotent for an ended one, which keeps its first reason; false if unknown.
+   */
+  async end(id: string, reason: ManualEndReason, now = this.now()): Promise<boolean> {
     if (!SESSION_ID.test(id)) return false;
-    const lookup = await this.#store.end(id, 'revoked', now);
+    const lookup = await this.#store.end(id, reason, now);
     if (lookup.kind === 'unknown') return false;
     if (lookup.kind === 'ended' && lookup.endedNow) this.#ended(lookup.record, now);
     return true;

@@ -21,7 +21,12 @@ import { API_KEY, makeApp, type TestApp } from './helpers.js';
  */
 
 const RUNS = { numRuns: 200 };
-const LONG_POLICY = { policies: { default: { idleTimeout: '1h', absoluteTimeout: '8h' } } };
+const LONG_POLICY = {
+  policies: { default: { idleTimeout: '1h', absoluteTimeout: '8h' } },
+  // Cookie mode and passive patterns on, so that hostile cookies, origins and forwarded URIs are tried.
+  cookie: { enabled: true, allowedOrigins: ['https://app.example.com'] },
+  passivePaths: ['/api/poll', '/api/notifications/*', '/static/**'],
+};
 
 type Method = 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH' | 'HEAD' | 'OPTIONS';
 type Credential = 'key' | 'token' | 'none';
@@ -42,6 +47,11 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'POST', path: () => '/v1/heartbeat', credential: 'token', body: 'heartbeat' },
   { method: 'GET', path: () => '/v1/session', credential: 'token' },
   { method: 'DELETE', path: () => '/v1/session', credential: 'token', body: 'logout' },
+  { method: 'POST', path: () => '/v1/session/cookie', credential: 'token' },
+  { method: 'GET', path: () => '/v1/authorize', credential: 'token' },
+  { method: 'HEAD', path: () => '/v1/authorize', credential: 'token' },
+  { method: 'POST', path: () => '/v1/authorize/api/poll?since=1', credential: 'token' },
+  { method: 'GET', path: () => '/v1/events', credential: 'token' },
   { method: 'GET', path: () => '/healthz', credential: 'none' },
   { method: 'GET', path: () => '/readyz', credential: 'none' },
   { method: 'GET', path: () => '/metrics', credential: 'none' },
@@ -84,6 +94,8 @@ class ChangeCountingStore extends MemoryStore {
     return ended;
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const STACK_OR_PATH = /\n\s+at |node:internal|\/work\/|\/home\/|file:\/\/|\.[cm]?[jt]s:\d+|node_modules/;
 
@@ -257,19 +269,38 @@ describe('property: hostile input never breaks the service', () => {
     return { token, id: session.id };
   }
 
-  async function send(request: InjectOptions): Promise<void> {
+  /**
+   * Sends one request and checks the answer. An event stream (`/v1/events` with a valid token) never
+   * ends by itself: if no answer has come after a moment, the run's session is revoked, which ends
+   * the stream; the store check then compares with the count from before that revocation.
+   */
+  async function send(request: InjectOptions, session: { id: string }): Promise<void> {
     const before = store.changes;
+    let beforeRevocation: number | null = null;
     let response: LightMyRequestResponse;
     try {
-      response = await t.app.inject(request);
+      const pending = t.app.inject(request);
+      let answer = await Promise.race([pending, sleep(200).then(() => null)]);
+      if (answer === null) {
+        beforeRevocation = store.changes;
+        await t.app.inject({
+          method: 'DELETE',
+          url: `/v1/sessions/${session.id}`,
+          headers: { authorization: `Bearer ${API_KEY}` },
+        });
+        answer = await Promise.race([pending, sleep(5000).then(() => null)]);
+        if (answer === null) throw new Error(`no answer from ${request.method} ${request.url}`);
+      }
+      response = answer;
     } catch (error) {
+      if (error instanceof Error && error.message.startsWith('no answer')) throw error;
       // Only a request that cannot even be built (no real client could send it) may fail here.
       fc.pre(false);
       throw error;
     }
     checkAnswer(response, String(request.method ?? 'GET'));
     if (response.statusCode >= 400)
-      assert.equal(store.changes, before, 'a refused request changed the store');
+      assert.equal(beforeRevocation ?? store.changes, before, 'a refused request changed the store');
   }
 
   const credentialFor = (kind: Credential, token: string) =>
@@ -282,12 +313,15 @@ describe('property: hostile input never breaks the service', () => {
       async ([endpoint, payload], type) => {
         const { token, id } = await freshSession();
         const authorization = credentialFor(endpoint.credential, token);
-        await send({
-          method: endpoint.method,
-          url: endpoint.path(id),
-          headers: { 'content-type': type, ...(authorization && { authorization }) },
-          payload,
-        });
+        await send(
+          {
+            method: endpoint.method,
+            url: endpoint.path(id),
+            headers: { 'content-type': type, ...(authorization && { authorization }) },
+            payload,
+          },
+          { id },
+        );
       },
     );
 
@@ -337,17 +371,88 @@ describe('property: hostile input never breaks the service', () => {
             'accept',
             'origin',
             'x-original-uri',
+            'x-forwarded-uri',
           ),
           headerValue,
         ),
         async (endpoint, makeAuthorization, extra) => {
           const { token, id } = await freshSession();
-          await send({
-            method: endpoint.method,
-            url: endpoint.path(id),
-            headers: { ...extra, authorization: makeAuthorization(token) },
-            payload: endpoint.method === 'POST' ? { subject: 'alice', state: 'active' } : undefined,
-          });
+          await send(
+            {
+              method: endpoint.method,
+              url: endpoint.path(id),
+              headers: { ...extra, authorization: makeAuthorization(token) },
+              payload: endpoint.method === 'POST' ? { subject: 'alice', state: 'active' } : undefined,
+            },
+            { id },
+          );
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  test('cookie-authenticated requests with hostile cookies, origins and forwarded URIs', async () => {
+    const uri = fc.oneof(
+      headerValue,
+      fc.constantFrom(
+        '/api/poll',
+        '/api/poll?x=1',
+        '/api//poll',
+        '/api/%70oll',
+        '/api/%',
+        '/api/%zz/..',
+        '/static/../../etc/passwd',
+        '//evil.example/api/poll',
+        'http://h/api/poll',
+        '\\api\\poll',
+        `/${'a/'.repeat(3000)}`,
+        '/api/notifications/1/2',
+        '',
+      ),
+    );
+    const cookieFor: fc.Arbitrary<(token: string) => string> = fc.oneof(
+      fc.constant((token: string) => `__Host-vigil=${token}`),
+      fc.constant((token: string) => `a=1; __Host-vigil=${token}; b=2`),
+      fc.constant((token: string) => `__Host-vigil="${token}"`),
+      fc.constant((token: string) => `__Host-vigil=${token.slice(0, -1)}`),
+      fc.constant((token: string) => `__Host-vigil=; __Host-vigil=${token}`),
+      headerValue.map((value) => () => value),
+      headerValue.map((value) => () => `__Host-vigil=${value}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ENDPOINTS.filter((e) => e.credential === 'token')),
+        cookieFor,
+        fc.option(
+          fc.oneof(
+            fc.constantFrom('http://localhost', 'https://app.example.com', 'https://evil.example', 'null'),
+            headerValue,
+          ),
+        ),
+        fc.record(
+          {
+            'x-original-uri': uri,
+            'x-forwarded-uri': uri,
+            'x-vigil-activity': fc.oneof(fc.constantFrom('passive', 'PASSIVE', 'active', ''), headerValue),
+            authorization: fc.oneof(
+              fc.constantFrom('Bearer app.jwt.token', `Bearer ${API_KEY}`, 'Basic eA=='),
+              headerValue,
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+        async (endpoint, makeCookie, origin, extra) => {
+          const { token, id } = await freshSession();
+          await send(
+            {
+              method: endpoint.method,
+              url: endpoint.path(id),
+              headers: { ...extra, cookie: makeCookie(token), ...(origin !== null && { origin }) },
+              payload: endpoint.method === 'POST' ? { state: 'active' } : undefined,
+            },
+            { id },
+          );
         },
       ),
       RUNS,
@@ -417,17 +522,20 @@ describe('property: hostile input never breaks the service', () => {
         query,
         fc.constantFrom<Credential>('key', 'token', 'none'),
         async (method, p, q, credential) => {
-          const { token } = await freshSession();
+          const { token, id } = await freshSession();
           const authorization = credentialFor(credential, token);
-          await send({
-            method,
-            url: p + q,
-            headers: authorization ? { authorization } : {},
-            payload:
-              method === 'POST' || method === 'PUT' || method === 'PATCH'
-                ? { state: 'active', subject: 'z' }
-                : undefined,
-          });
+          await send(
+            {
+              method,
+              url: p + q,
+              headers: authorization ? { authorization } : {},
+              payload:
+                method === 'POST' || method === 'PUT' || method === 'PATCH'
+                  ? { state: 'active', subject: 'z' }
+                  : undefined,
+            },
+            { id },
+          );
         },
       ),
       RUNS,

@@ -1,8 +1,18 @@
-import { RateLimitedError, type Signal, StoreUnavailableError, sessionStatus, VigilError } from '@vigil/core';
+import {
+  RateLimitedError,
+  type Signal,
+  StoreUnavailableError,
+  sessionStatus,
+  type VigilConfig,
+  VigilError,
+} from '@vigil/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { bearerCredential, originAllowed } from '../auth.js';
+import { clearSessionCookie, serializeSessionCookie } from '../cookies.js';
 import { checkJsonObjectSize } from '../limits.js';
 import type { HeartbeatOutcome, VigilMetrics, WarningOutcome } from '../metrics.js';
 import type { TokenBuckets } from '../rate-limit.js';
+import type { HeartbeatRelay } from '../relay.js';
 import { errorResponses, ref } from '../schemas.js';
 import type { SessionService } from '../sessions-service.js';
 
@@ -37,6 +47,12 @@ export const logoutSchema = {
   response: { 204: { type: 'null' }, ...errorResponses },
 } as const;
 
+export const sessionCookieSchema = {
+  // No body is needed; one sent anyway (an SDK that always sends `{}`) is ignored.
+  body: { type: ['object', 'null'] },
+  response: { 204: { type: 'null' }, ...errorResponses },
+} as const;
+
 interface HeartbeatBody {
   state: Signal;
   params?: Record<string, unknown>;
@@ -47,6 +63,9 @@ export interface SessionRoutesOptions {
   service: SessionService;
   limiter: TokenBuckets;
   metrics: VigilMetrics;
+  cookie: VigilConfig['cookie'];
+  /** Forwards accepted heartbeats upstream, in the background; null when no relay is configured. */
+  relay: HeartbeatRelay | null;
 }
 
 function sessionIdOf(request: FastifyRequest): string {
@@ -65,7 +84,7 @@ function outcomeOf(error: unknown): HeartbeatOutcome {
 
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (
   app,
-  { service, limiter, metrics },
+  { service, limiter, metrics, cookie, relay },
 ) => {
   app.post<{ Body: HeartbeatBody }>('/v1/heartbeat', { schema: heartbeatSchema }, async (request) => {
     const id = sessionIdOf(request);
@@ -77,6 +96,12 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (
       if (waitMs > 0) throw new RateLimitedError(waitMs);
       const { record, policy } = await service.heartbeat(id, state, params, now);
       metrics.heartbeat(state, 'ok');
+      relay?.relay({
+        sessionId: id,
+        subject: record.subject,
+        state,
+        ...(params !== undefined && { params }),
+      });
       if (warning !== undefined) metrics.warningOutcome(warning satisfies WarningOutcome, id);
       return sessionStatus(record, policy, now);
     } catch (error) {
@@ -96,9 +121,38 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (
     { schema: logoutSchema },
     async (request, reply) => {
       const id = sessionIdOf(request);
+      // The cookie goes whatever the answer: a `401` means it holds a token that is no use any more.
+      if (cookie.enabled) reply.header('set-cookie', clearSessionCookie(cookie));
       await service.logout(id);
       if (request.body?.warning === 'signed_out') metrics.warningOutcome('signed_out', id);
       return reply.code(204).send();
     },
   );
+
+  if (!cookie.enabled) return;
+
+  /**
+   * Moves a token the browser holds into an HttpOnly cookie (an SPA that received it once). The token
+   * must come in `Authorization`: this sets the cookie, it cannot be authorized by it. A browser's
+   * `Origin`, when sent, must be allowed too, so that no other site can plant its own session here.
+   */
+  app.post('/v1/session/cookie', { schema: sessionCookieSchema }, async (request, reply) => {
+    const id = sessionIdOf(request);
+    if (request.vigilTokenSource !== 'header') {
+      throw new VigilError('unauthenticated', 'Send the session token in Authorization to set the cookie.');
+    }
+    if (request.headers.origin !== undefined && !originAllowed(request, cookie)) {
+      throw new VigilError('csrf_rejected', 'The cookie may only be set from an allowed Origin.');
+    }
+    await service.status(id);
+    const token = bearerToken(request);
+    return reply.code(204).header('set-cookie', serializeSessionCookie(cookie, token)).send();
+  });
 };
+
+/** The session token of a header-authenticated request (the hook has checked its shape). */
+function bearerToken(request: FastifyRequest): string {
+  const token = bearerCredential(request);
+  if (token === null) throw new Error('session-token hook did not run');
+  return token;
+}
