@@ -1,9 +1,12 @@
 // One autocannon run in its own process (so the load generator never shares an event loop with the
 // server under test). Input: a JSON job in argv[2]; output: autocannon's result as JSON on stdout.
-// `tokens` rotate per request, so many sessions can be exercised through one connection pool.
+// `tokens` rotate per request, so many sessions can be exercised through one connection pool; each
+// goes out as `Authorization: Bearer <token>`, or as the `Cookie` header when `credential` is
+// `cookie` (express-session's cookie sessions).
 import autocannon from 'autocannon';
 
 const job = JSON.parse(process.argv[2]);
+const credential = job.credential ?? 'bearer';
 let next = 0;
 const result = await autocannon({
   url: job.url,
@@ -17,7 +20,8 @@ const result = await autocannon({
       setupRequest(request) {
         if (job.tokens.length === 0) return request;
         const token = job.tokens[next++ % job.tokens.length];
-        return { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } };
+        const header = credential === 'cookie' ? { cookie: token } : { authorization: `Bearer ${token}` };
+        return { ...request, headers: { ...request.headers, ...header } };
       },
     },
   ],

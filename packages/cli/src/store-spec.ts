@@ -55,10 +55,47 @@ export async function openStore(spec: StoreSpec, options: OpenOptions = {}): Pro
     case 'redis':
       return openRedis(spec.url, options);
     case 'postgres':
-      throw new CliError(
-        'the PostgreSQL store is not supported yet; use sqlite:PATH (one node) or redis://HOST:PORT (several nodes)',
-      );
+      return openPostgres(spec.url);
   }
+}
+
+interface PostgresModule {
+  PostgresStore?: { fromUrl?: (url: string) => Store & { migrate(): Promise<unknown> } };
+}
+
+/**
+ * The PostgreSQL store is loaded only when asked for, like the Redis one (so `vigil` runs without
+ * `pg`). Opening it applies the schema migrations (several nodes starting at once all come up), so
+ * an unreachable database or a schema from a newer Vigil fails here with a clear message.
+ */
+async function openPostgres(url: string): Promise<Store> {
+  const name = '@vigil/store-postgres';
+  let loaded: PostgresModule;
+  try {
+    loaded = (await import(name)) as PostgresModule;
+  } catch (error) {
+    throw new CliError(
+      `the PostgreSQL store is not available (${name} could not be loaded: ${(error as Error).message})`,
+    );
+  }
+  const { PostgresStore } = loaded;
+  if (typeof PostgresStore?.fromUrl !== 'function') {
+    throw new CliError(`${name} does not export PostgresStore.fromUrl; is it built?`);
+  }
+  let store: Store & { migrate(): Promise<unknown> };
+  try {
+    store = PostgresStore.fromUrl(url);
+  } catch (error) {
+    throw new CliError(`cannot use PostgreSQL store ${redactSpec(url)}: ${(error as Error).message}`);
+  }
+  try {
+    await store.migrate();
+    await store.ping();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new CliError(`cannot open PostgreSQL store ${redactSpec(url)}: ${(error as Error).message}`);
+  }
+  return store;
 }
 
 interface RedisModule {

@@ -4,23 +4,26 @@ import { test } from 'node:test';
 import { API_KEY, call, runVigil, sleep, startVigil, tempDir, writeJson } from './helpers.js';
 
 test('serve: refuses to start without an API key, with a short one, or on an unsupported store', async () => {
-  const [noKey, shortKey, postgres, badPort, noRedis] = await Promise.all([
+  const [noKey, shortKey, unknown, badPort, noRedis, noPostgres] = await Promise.all([
     runVigil(['serve', '--store', 'memory', '--port', '0'], { VIGIL_API_KEY: undefined }),
     runVigil(['serve', '--store', 'memory', '--port', '0'], { VIGIL_API_KEY: 'short' }),
-    runVigil(['serve', '--store', 'postgres://vigil@localhost:5432/vigil', '--port', '0']),
+    runVigil(['serve', '--store', 'mysql://vigil@127.0.0.1:1/vigil', '--port', '0']),
     runVigil(['serve', '--store', 'memory', '--port', 'eighty']),
     // Port 1: nothing listens there, so the Redis store (loaded only for this spec) cannot connect.
     runVigil(['serve', '--store', 'redis://127.0.0.1:1', '--port', '0']),
+    runVigil(['serve', '--store', 'postgres://vigil@127.0.0.1:1/vigil', '--port', '0']),
   ]);
   assert.equal(noKey.code, 1);
   assert.match(noKey.stderr, /VIGIL_API_KEY is not set/);
   assert.equal(shortKey.code, 1);
   assert.match(shortKey.stderr, /too short/);
-  assert.equal(postgres.code, 1);
-  assert.match(postgres.stderr, /PostgreSQL store is not supported yet/);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /unknown store/);
   assert.equal(badPort.code, 2);
   assert.equal(noRedis.code, 1);
   assert.match(noRedis.stderr, /Redis store/);
+  assert.equal(noPostgres.code, 1);
+  assert.match(noPostgres.stderr, /cannot open PostgreSQL store/);
 });
 
 test('serve --dev: generates a key, prints it once to stderr, never logs it', async (t) => {

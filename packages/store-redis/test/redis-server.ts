@@ -1,6 +1,6 @@
 // Real Redis servers for the tests: each started by the test itself on a free port in a temporary
-// directory, with persistence off, and stopped by its PID. The machine's own Redis (6379) is never
-// used. A missing `redis-server` fails the tests loudly: `.ci/run` installs it.
+// directory, with persistence off unless asked for, and stopped by its PID. The machine's own Redis
+// (6379) is never used. A missing `redis-server` fails the tests loudly: `.ci/run` installs it.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,9 +20,20 @@ export interface RedisServer {
   resume(): void;
   /** Kills it (SIGKILL), keeping the port free for `restart`. */
   kill(): Promise<void>;
-  /** Starts a fresh, empty server on the same port. */
+  /**
+   * Kills the server (if running) and starts a new one on the same port and directory: empty
+   * without persistence; with `persistence: 'aof'` it reloads every write it acknowledged.
+   */
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RedisOptions {
+  /**
+   * `none` (default): `--save "" --appendonly no`, a restart loses everything. `aof`: `--appendonly
+   * yes --appendfsync always`, every acknowledged write is on disk before Redis answers it.
+   */
+  persistence?: 'none' | 'aof';
 }
 
 export interface RedisCluster {
@@ -117,7 +128,17 @@ function spawnRedis(args: string[]): Process {
   return { child, output, exited };
 }
 
-async function startProcess(port: number, dir: string, extra: string[] = []): Promise<Process> {
+const PERSISTENCE = {
+  none: ['--appendonly', 'no'],
+  aof: ['--appendonly', 'yes', '--appendfsync', 'always'],
+} as const;
+
+async function startProcess(
+  port: number,
+  dir: string,
+  extra: string[] = [],
+  persistence: keyof typeof PERSISTENCE = 'none',
+): Promise<Process> {
   const proc = spawnRedis([
     '--port',
     String(port),
@@ -125,8 +146,7 @@ async function startProcess(port: number, dir: string, extra: string[] = []): Pr
     '127.0.0.1',
     '--save',
     '',
-    '--appendonly',
-    'no',
+    ...PERSISTENCE[persistence],
     '--dir',
     dir,
     ...extra,
@@ -158,11 +178,11 @@ async function killProcess(proc: Process): Promise<void> {
   await proc.exited;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis({ persistence = 'none' }: RedisOptions = {}): Promise<RedisServer> {
   requireRedis();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-'));
   const port = await freePort();
-  let current = await startProcess(port, dir);
+  let current = await startProcess(port, dir, [], persistence);
   const signal = (name: NodeJS.Signals) => {
     if (current.child.pid !== undefined) process.kill(current.child.pid, name);
   };
@@ -174,7 +194,7 @@ export async function startRedis(): Promise<RedisServer> {
     kill: () => killProcess(current),
     restart: async () => {
       await killProcess(current);
-      current = await startProcess(port, dir);
+      current = await startProcess(port, dir, [], persistence);
     },
     stop: async () => {
       await killProcess(current);

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { looksLikeSessionToken, type Store } from '@vigil/core';
+import {
+  bridgeEvents,
+  looksLikeSessionToken,
+  type RemoteEventChannel,
+  type SessionEvents,
+  type Store,
+} from '@vigil/core';
 import { buildApp } from '@vigil/server';
 import { loadConfig } from '../config-file.js';
 import { CliError, type Io } from '../io.js';
@@ -10,6 +16,8 @@ import { SERVE_USAGE } from '../usage.js';
 const MIN_KEY_LENGTH = 16;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const DUPLICATE_SIGNAL_MS = 500;
+/** How long start-up waits for the cross-node event subscription before serving without it. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export interface ServeOptions {
@@ -97,11 +105,14 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const store = await openStore(spec, { endedRetentionMs: config.endedRetentionMs });
 
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let unbridge = () => {};
   try {
     // pino writes JSON lines to stdout; the server redacts credentials from every line.
     app = await buildApp({ config, store, apiKey: options.apiKey, logger: { level: options.logLevel } });
+    unbridge = await bridgeStoreEvents(app, store);
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
+    unbridge();
     await store.close().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new CliError(`port ${options.port} on ${options.host} is already in use (set --port or PORT)`);
@@ -118,7 +129,53 @@ export async function serve(args: string[], io: Io): Promise<number> {
     io.stderr(`--dev: API key for this run (not saved anywhere): ${options.apiKey}\n`);
   }
   io.stderr(`Vigil listening on http://${host}:${port}/ (store ${redactSpec(options.storeSpec)})\n`);
-  return waitForShutdown(app, store, io);
+  return waitForShutdown(app, store, unbridge, io);
+}
+
+/** What `bridgeStoreEvents` needs of the app: its bus and a logger. */
+export interface BridgedApp {
+  vigil: { events: SessionEvents };
+  log: { warn(obj: object, msg: string): void };
+}
+
+/**
+ * Several nodes on one store (Redis) hear each other's events: SSE streams, webhooks and metrics on
+ * every node see a revocation or an expiry wherever it happened. A store offers that by having
+ * `publish` and `onRemoteEvent` (core's Store contract stays as it is); others serve one node and
+ * get no bridge. Resolves with the off-switch once this node is subscribed (or after a bounded wait,
+ * logged, when the subscription is slow: the sessions themselves never depend on it).
+ */
+export async function bridgeStoreEvents(app: BridgedApp, store: Store): Promise<() => void> {
+  const channel = store as Store & Partial<RemoteEventChannel> & { remoteEventsReady?: () => Promise<void> };
+  if (typeof channel.publish !== 'function' || typeof channel.onRemoteEvent !== 'function') return () => {};
+  const unbridge = bridgeEvents(app.vigil.events, channel as Store & RemoteEventChannel, {
+    // The event is not logged: its attributes are the application's data (a session is named by id).
+    onError: (error, event) => {
+      const { type, session } = (event ?? {}) as { type?: unknown; session?: { id?: unknown } };
+      app.log.warn(
+        { err: error, type: typeof type === 'string' ? type : undefined, sessionId: session?.id },
+        'cross-node event not relayed',
+      );
+    },
+  });
+  if (typeof channel.remoteEventsReady === 'function') {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), SUBSCRIBE_TIMEOUT_MS);
+    });
+    const ready = channel.remoteEventsReady().then(
+      () => 'ready' as const,
+      () => 'timeout' as const,
+    );
+    if ((await Promise.race([ready, timedOut])) === 'timeout') {
+      app.log.warn(
+        {},
+        'cross-node events: not subscribed yet; serving, events from other nodes may be missed',
+      );
+    }
+    clearTimeout(timer);
+  }
+  return unbridge;
 }
 
 interface Closable {
@@ -127,7 +184,7 @@ interface Closable {
 }
 
 /** Resolves 0 after a clean stop; a second signal or the 10 s timer exit at once with 1. */
-function waitForShutdown(app: Closable, store: Store, io: Io): Promise<number> {
+function waitForShutdown(app: Closable, store: Store, unbridge: () => void, io: Io): Promise<number> {
   return new Promise((resolve) => {
     let stoppingSince: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -144,9 +201,14 @@ function waitForShutdown(app: Closable, store: Store, io: Io): Promise<number> {
         io.stderr(`shutdown took longer than ${SHUTDOWN_TIMEOUT_MS / 1000} s: exiting\n`);
         process.exit(1);
       }, SHUTDOWN_TIMEOUT_MS).unref();
+      // Unbridged after the app: what in-flight requests and the last sweep emit still reaches the
+      // other nodes; before the store, whose connection carries the events.
       app
         .close()
-        .then(() => store.close())
+        .then(() => {
+          unbridge();
+          return store.close();
+        })
         .then(
           () => {
             io.stderr('Vigil stopped\n');

@@ -1,0 +1,10 @@
+export { boundedPoolConfig, parseSpec } from './connection.js';
+export {
+  type MigrateOptions,
+  type MigrateResult,
+  migrate,
+  SCHEMA_VERSION,
+  SchemaTooNewError,
+} from './migrate.js';
+export { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+export { NOTIFY_PAYLOAD_LIMIT, type RemoteEventListener } from './remote-events.js';
