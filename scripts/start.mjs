@@ -131,6 +131,7 @@ process.stdout.write(`
 Vigil is running: ${base}/
 Store: ${store} · policies: ${config} ("default": 2 min idle, 1 h absolute; "demo": 30 s idle)
 API key: ${generated ? `${apiKey}  (generated for this run; set VIGIL_API_KEY to choose your own)` : 'from VIGIL_API_KEY'}
+Dashboard: ${base}/dashboard (sign in with the API key) · API docs: ${base}/docs
 
 Try it from another terminal (needs curl and node):
 

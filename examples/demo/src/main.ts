@@ -31,7 +31,8 @@ Vigil is running, with its demo: ${demo.url}
   curl -s -X POST ${api}/v1/heartbeat -H 'authorization: Bearer TOKEN' -H 'content-type: application/json' \\
        -d '{"state":"active"}'
 
-  Metrics: ${api}/metrics   Health: ${api}/healthz   Stop: Ctrl-C
+  Dashboard: ${api}/dashboard  (sign in with the API key${process.env.VIGIL_API_KEY ? ' from VIGIL_API_KEY' : ` ${apiKey}`})
+  API docs: ${api}/docs   Metrics: ${api}/metrics   Health: ${api}/healthz   Stop: Ctrl-C
 `);
 
 let stopping = false;

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { ValidationError } from '@vigil/core';
 import { ConfigProblems, formatProblems } from './config-file.js';
 import { CliError, type Io, processIo } from './io.js';
-import { CHECK_CONFIG_USAGE, MIGRATE_USAGE, SERVE_USAGE, USAGE } from './usage.js';
+import {
+  CHECK_CONFIG_USAGE,
+  MIGRATE_USAGE,
+  SERVE_USAGE,
+  SESSIONS_USAGE,
+  STATS_USAGE,
+  USAGE,
+} from './usage.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
@@ -14,6 +21,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; usage: string }> 
     usage: CHECK_CONFIG_USAGE,
   },
   migrate: { load: async () => (await import('./commands/migrate.js')).migrate, usage: MIGRATE_USAGE },
+  sessions: { load: async () => (await import('./commands/sessions.js')).sessions, usage: SESSIONS_USAGE },
+  stats: { load: async () => (await import('./commands/stats.js')).stats, usage: STATS_USAGE },
 };
 
 export function version(): string {

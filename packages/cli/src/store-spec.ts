@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { MemoryStore, type Store } from '@vigil/core';
+import { type AuditLog, MemoryAuditLog, MemoryStore, type Store } from '@vigil/core';
 import { CliError } from './io.js';
 
 /** Where sessions live, as written after `--store` (DESIGN: The CLI). */
@@ -137,4 +137,60 @@ async function openRedis(url: string, options: OpenOptions): Promise<Store> {
     throw new CliError(`cannot reach Redis store ${redactSpec(url)}: ${(error as Error).message}`);
   }
   return store;
+}
+
+export interface AuditOpenOptions {
+  /** How long audit entries are kept (config `audit.retention`); sizes Redis's TTL safety net. */
+  retentionMs?: number;
+}
+
+interface AuditModule {
+  RedisAuditLog?: { fromUrl?: (url: string, options?: { retentionMs?: number }) => AuditLog };
+  PostgresAuditLog?: { fromUrl?: (url: string) => AuditLog & { migrate(): Promise<unknown> } };
+}
+
+/**
+ * Opens the audit trail kept beside the store a spec names: the same SQLite file, Redis (same key
+ * prefix) or PostgreSQL database (same schema), each on a connection of its own; for `memory`, a
+ * log in this process. Creates its tables if missing. The caller closes it.
+ */
+export async function openAuditLog(spec: StoreSpec, options: AuditOpenOptions = {}): Promise<AuditLog> {
+  switch (spec.kind) {
+    case 'memory':
+      return new MemoryAuditLog();
+    case 'sqlite':
+      try {
+        const { SqliteAuditLog } = await import('@vigil/store-sqlite');
+        return await SqliteAuditLog.open({ path: spec.path });
+      } catch (error) {
+        throw new CliError(`cannot open the audit log in ${spec.path}: ${(error as Error).message}`);
+      }
+    case 'redis': {
+      const name = '@vigil/store-redis';
+      const { RedisAuditLog } = (await import(name)) as AuditModule;
+      if (typeof RedisAuditLog?.fromUrl !== 'function') {
+        throw new CliError('@vigil/store-redis does not export RedisAuditLog.fromUrl; is it built?');
+      }
+      return RedisAuditLog.fromUrl(spec.url, {
+        ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+      });
+    }
+    case 'postgres': {
+      const name = '@vigil/store-postgres';
+      const { PostgresAuditLog } = (await import(name)) as AuditModule;
+      if (typeof PostgresAuditLog?.fromUrl !== 'function') {
+        throw new CliError('@vigil/store-postgres does not export PostgresAuditLog.fromUrl; is it built?');
+      }
+      const log = PostgresAuditLog.fromUrl(spec.url);
+      try {
+        await log.migrate();
+      } catch (error) {
+        await log.close().catch(() => {});
+        throw new CliError(
+          `cannot open the audit log in ${redactSpec(spec.url)}: ${(error as Error).message}`,
+        );
+      }
+      return log;
+    }
+  }
 }

@@ -6,12 +6,15 @@ Commands:
   serve          run the HTTP service: vigil serve [--host H] [--port P] [--store SPEC] [--config FILE]
   check-config   validate a config file: vigil check-config FILE
   migrate        bring a store's schema up to date: vigil migrate --store SPEC
+  sessions       list or revoke sessions on a running server: vigil sessions list --subject S
+  stats          live counts and counters of a running server: vigil stats
 
 Options:
   -h, --help     show help (also: vigil <command> --help)
   -v, --version  show the version
 
-Environment: VIGIL_API_KEY (serve: the backend API key), PORT (serve: default port).
+Environment: VIGIL_API_KEY (the backend API key), VIGIL_URL (sessions, stats: the server),
+PORT (serve: default port).
 Docs: README.md and DESIGN.md in the repository.`;
 
 export const SERVE_USAGE = `Usage: vigil serve [--host H] [--port P] [--store SPEC] [--config FILE] [--dev]
@@ -40,3 +43,25 @@ export const MIGRATE_USAGE = `Usage: vigil migrate --store SPEC
 Brings the store's schema up to date and exits. \`vigil serve\` does this on start too; run it on
 its own before starting several nodes at once, or to check that a store is reachable.
 SPEC: sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2 (memory has no schema).`;
+
+const SERVER_FLAGS = `  --url U          the server (default: VIGIL_URL, else http://127.0.0.1:8080)
+  --api-key KEY    the API key (default: VIGIL_API_KEY; the environment keeps it out of \`ps\`)
+  --json           print the server's JSON instead of a table
+
+Exit status: 0 done, 1 the server answered an error (e.g. 503: its store is down), 2 bad usage,
+3 the server cannot be reached, 4 no such session, 5 the API key was refused.`;
+
+export const SESSIONS_USAGE = `Usage: vigil sessions list --subject S        a subject's sessions (live and recently ended)
+       vigil sessions revoke ID               end one session now
+       vigil sessions revoke-all --subject S  end every live session of a subject
+
+Talks to a running server with the API key.
+
+${SERVER_FLAGS}`;
+
+export const STATS_USAGE = `Usage: vigil stats
+
+Live sessions by policy and state (active, in their warning period), and what the server has seen
+since it started: sessions created, heartbeats, ends by reason, and the last hour.
+
+${SERVER_FLAGS}`;

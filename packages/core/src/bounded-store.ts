@@ -16,39 +16,8 @@ export interface BoundedStoreOptions {
  * an ended session (`401`). Principle 4: a store outage is not a logout.
  */
 export function boundedStore(store: Store, options: BoundedStoreOptions): Store {
-  const { timeoutMs, retryAfterMs = 1000, label = 'store' } = options;
-  const bound =
-    <A extends unknown[], R>(name: string, call: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      new Promise<R>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(
-            new StoreUnavailableError(`${label}: ${name} took longer than storeTimeout (${timeoutMs} ms)`, {
-              retryAfterMs,
-            }),
-          );
-        }, timeoutMs);
-        let pending: Promise<R>;
-        try {
-          pending = call.apply(store, args);
-        } catch (error) {
-          pending = Promise.reject(error);
-        }
-        pending.then(
-          (value) => {
-            clearTimeout(timer);
-            resolve(value);
-          },
-          (error: unknown) => {
-            clearTimeout(timer);
-            reject(
-              error instanceof VigilError
-                ? error
-                : new StoreUnavailableError(`${label}: ${name} failed`, { cause: error, retryAfterMs }),
-            );
-          },
-        );
-      });
+  const bound = <A extends unknown[], R>(name: string, call: (...args: A) => Promise<R>) =>
+    boundedCall(store, name, call, options);
 
   return {
     create: bound('create', store.create),
@@ -64,4 +33,47 @@ export function boundedStore(store: Store, options: BoundedStoreOptions): Store 
     ping: bound('ping', store.ping),
     close: () => store.close(),
   };
+}
+
+/**
+ * One method of `target`, bounded as `boundedStore` bounds a store's: it ends within `timeoutMs`,
+ * and any failure that is not already a `VigilError` becomes `store_unavailable`.
+ */
+export function boundedCall<A extends unknown[], R>(
+  target: object,
+  name: string,
+  call: (...args: A) => Promise<R>,
+  options: BoundedStoreOptions,
+): (...args: A) => Promise<R> {
+  const { timeoutMs, retryAfterMs = 1000, label = 'store' } = options;
+  return (...args: A): Promise<R> =>
+    new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new StoreUnavailableError(`${label}: ${name} took longer than storeTimeout (${timeoutMs} ms)`, {
+            retryAfterMs,
+          }),
+        );
+      }, timeoutMs);
+      let pending: Promise<R>;
+      try {
+        pending = call.apply(target, args);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(
+            error instanceof VigilError
+              ? error
+              : new StoreUnavailableError(`${label}: ${name} failed`, { cause: error, retryAfterMs }),
+          );
+        },
+      );
+    });
 }

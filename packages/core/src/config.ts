@@ -3,6 +3,7 @@ import { type ErrorDetail, ValidationError } from './errors.js';
 import type { SessionEventType } from './events.js';
 import { type PathMatcher, resolvePassivePaths } from './passive-paths.js';
 import { type Policy, resolvePolicies } from './policy.js';
+import { resolveTokenConfig, type TokenConfig } from './token-config.js';
 
 /** The config file as written (JSON). */
 export interface ConfigInput {
@@ -11,6 +12,8 @@ export interface ConfigInput {
   storeTimeout?: string | number;
   /** How long ended sessions are kept so that a `401` can say why (default `24h`). */
   endedRetention?: string | number;
+  /** The audit trail of session ends (`GET /v1/audit`): how long entries are kept (default `30d`). */
+  audit?: { retention?: string | number };
   /** Per-session heartbeat limit: a burst, then a steady rate (defaults 10 and 1 per second). */
   heartbeatRateLimit?: { burst?: number; perSecond?: number };
   /**
@@ -36,6 +39,8 @@ export interface ConfigInput {
     failureThreshold?: number;
     probeInterval?: string | number;
   } | null;
+  /** Token mode: the access tokens' issuer and audience, the key algorithm, or a key file. */
+  tokens?: { issuer?: string; audience?: string; algorithm?: 'ES256' | 'EdDSA'; keysFile?: string };
 }
 
 export type SameSite = 'lax' | 'strict' | 'none';
@@ -67,11 +72,14 @@ export interface VigilConfig {
   policies: Map<string, Policy>;
   storeTimeoutMs: number;
   endedRetentionMs: number;
+  /** Audit entries older than this are purged (default 30 days). */
+  audit: { retentionMs: number };
   heartbeatRateLimit: { burst: number; perSecond: number };
   passivePaths: PathMatcher;
   cookie: CookieConfig;
   webhooks: WebhookConfig[];
   relay: RelayConfig | null;
+  tokens: TokenConfig;
 }
 
 /** Every event type, in the order DESIGN lists them (webhooks may subscribe to any of them). */
@@ -97,11 +105,13 @@ const TOP_LEVEL = new Set([
   'policies',
   'storeTimeout',
   'endedRetention',
+  'audit',
   'heartbeatRateLimit',
   'passivePaths',
   'cookie',
   'webhooks',
   'relay',
+  'tokens',
 ]);
 
 export type Problem = (field: string, rule: string, message: string) => void;
@@ -147,17 +157,21 @@ export function resolveConfig(input: unknown = {}): VigilConfig {
   const cookie = resolveCookie(raw.cookie, problem);
   const webhooks = resolveWebhooks(raw.webhooks, problem);
   const relay = resolveRelay(raw.relay, problem, collect);
+  const tokens = resolveTokenConfig(raw.tokens, problem);
+  const audit = resolveAudit(raw.audit, problem, collect);
 
   if (details.length > 0) throw new ValidationError(details);
   return {
     policies,
     storeTimeoutMs,
     endedRetentionMs,
+    audit,
     heartbeatRateLimit: { burst: burst as number, perSecond: perSecond as number },
     passivePaths,
     cookie,
     webhooks,
     relay,
+    tokens,
   };
 }
 
@@ -171,6 +185,31 @@ function unknownFields(raw: Record<string, unknown>, known: Set<string>, path: s
       problem(`${path}${key}`, 'unknown_field', `is not a config field (known: ${[...known].join(', ')})`);
     }
   }
+}
+
+// ---- audit --------------------------------------------------------------------------------------
+
+const AUDIT_FIELDS = new Set(['retention']);
+const DEFAULT_AUDIT_RETENTION = '30d';
+
+function resolveAudit(
+  input: unknown,
+  problem: Problem,
+  collect: <T>(compute: () => T, fallback: T) => T,
+): VigilConfig['audit'] {
+  const fallback = { retentionMs: parseDuration(DEFAULT_AUDIT_RETENTION) };
+  if (input === undefined) return fallback;
+  if (!isObject(input)) {
+    problem('audit', 'type', 'must be an object {retention}');
+    return fallback;
+  }
+  unknownFields(input, AUDIT_FIELDS, 'audit.', problem);
+  const retentionMs = collect(
+    () => parseDuration(input.retention ?? DEFAULT_AUDIT_RETENTION, 'audit.retention'),
+    fallback.retentionMs,
+  );
+  if (retentionMs === 0) problem('audit.retention', 'positive', 'must be longer than 0');
+  return { retentionMs };
 }
 
 // ---- cookie -------------------------------------------------------------------------------------

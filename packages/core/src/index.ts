@@ -1,4 +1,27 @@
-export { type BoundedStoreOptions, boundedStore } from './bounded-store.js';
+export {
+  AUDIT_ACTORS,
+  AUDIT_FIELD_MAX_LENGTH,
+  AUDIT_MAX_LIMIT,
+  AUDIT_MAX_TIME,
+  type AuditActor,
+  type AuditEntry,
+  type AuditLog,
+  type AuditPage,
+  type AuditPosition,
+  type AuditQuery,
+  actorFor,
+  auditEntryOf,
+  auditQueryStart,
+  checkAuditEntry,
+  checkAuditLimit,
+  compareAuditPositions,
+  compareCodePoints,
+  decodeAuditCursor,
+  encodeAuditCursor,
+  invalidCursorError,
+  pageOf,
+} from './audit-log.js';
+export { type BoundedStoreOptions, boundedCall, boundedStore } from './bounded-store.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export {
   type ConfigInput,
@@ -49,7 +72,9 @@ export {
   type TouchParams,
   touchParams,
 } from './lifecycle.js';
+export { MemoryAuditLog } from './memory-audit-log.js';
 export { MemoryStore } from './memory-store.js';
+export { MemoryTokenStore } from './memory-token-store.js';
 export { compilePassivePaths, type PathMatcher, requestPath } from './passive-paths.js';
 export {
   DEFAULT_POLICY_INPUT,
@@ -59,10 +84,35 @@ export {
   resolvePolicy,
 } from './policy.js';
 export { isPresetName, PRESETS, type Preset, type PresetLimits, type PresetName } from './presets.js';
+export {
+  decideRotation,
+  formatRefreshToken,
+  type NewRefreshFamily,
+  newRefreshToken,
+  newRotationSalt,
+  nextRefreshToken,
+  parseRefreshToken,
+  REFRESH_TOKEN_PREFIX,
+  type RefreshFamily,
+  type RefreshTokenParts,
+  type RefreshTokenStore,
+  type RotateOutcome,
+  type RotateRequest,
+  refreshFamilyId,
+  refreshTokenHash,
+} from './refresh-tokens.js';
 export { type Attributes, expiresAt, type SessionRecord } from './session.js';
+export { checkSigningKey, type SigningKeyStore, type StoredSigningKey } from './signing-keys.js';
 export { type AdminSessionView, adminView, type SessionStatus, sessionStatus } from './status.js';
 export type { CreateOptions, ManualEndReason, SessionLookup, Store, TouchResult } from './store.js';
 export { Sweeper, type SweeperOptions } from './sweeper.js';
+export { DEFAULT_TOKEN_CONFIG, resolveTokenConfig, type TokenConfig } from './token-config.js';
+export {
+  boundedTokenStore,
+  type TokenStore,
+  type TokenStoreProvider,
+  tokenStoreOf,
+} from './token-store.js';
 export {
   looksLikeSessionToken,
   newSessionToken,

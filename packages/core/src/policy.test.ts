@@ -25,11 +25,38 @@ describe('resolvePolicy', () => {
       heartbeatIntervalMs: 300_000,
       maxSessions: null,
       touchGranularityMs: 1000,
+      accessTokenTtlMs: 300_000,
+      refreshGraceMs: 10_000,
     });
     const short = resolvePolicy('test', { idleTimeout: '2s', absoluteTimeout: '10s' });
     assert.equal(short.warnBeforeMs, 500);
     assert.equal(short.heartbeatIntervalMs, 666);
     assert.equal(short.touchGranularityMs, 20);
+  });
+
+  it('takes token-mode settings: an access-token lifetime of at least 60 s and a shorter grace', () => {
+    const policy = resolvePolicy('t', {
+      idleTimeout: '15m',
+      absoluteTimeout: '8h',
+      accessTokenTtl: '2m',
+      refreshGrace: '0s',
+    });
+    assert.equal(policy.accessTokenTtlMs, 120_000);
+    assert.equal(policy.refreshGraceMs, 0);
+    assert.deepEqual(
+      problems(() =>
+        resolvePolicy('t', {
+          idleTimeout: '15m',
+          absoluteTimeout: '8h',
+          accessTokenTtl: '59s',
+          refreshGrace: '1m',
+        }),
+      ),
+      [
+        { field: 'policies.t.accessTokenTtl', rule: 'min_60s' },
+        { field: 'policies.t.refreshGrace', rule: 'lt_accessTokenTtl' },
+      ],
+    );
   });
 
   it('names each field and the rule it breaks, all at once', () => {

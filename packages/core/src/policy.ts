@@ -14,6 +14,10 @@ export interface PolicyInput {
   maxSessions?: number | null;
   /** Touches that move the idle deadline by less than this may be skipped (DESIGN: coalescing). */
   touchGranularity?: Duration;
+  /** Token mode: longest life of an access token (default `5m`, at least `60s`). */
+  accessTokenTtl?: Duration;
+  /** Token mode: how long the refresh token just replaced still gets the current one (default `10s`). */
+  refreshGrace?: Duration;
 }
 
 /** A validated policy, every duration in milliseconds. */
@@ -25,6 +29,10 @@ export interface Policy {
   heartbeatIntervalMs: number;
   maxSessions: number | null;
   touchGranularityMs: number;
+  /** Token mode: an access token's `exp` is at most this long after it was signed. */
+  accessTokenTtlMs: number;
+  /** Token mode: the grace window for the immediately previous refresh token. */
+  refreshGraceMs: number;
 }
 
 const FIELDS = new Set([
@@ -35,12 +43,16 @@ const FIELDS = new Set([
   'heartbeatInterval',
   'maxSessions',
   'touchGranularity',
+  'accessTokenTtl',
+  'refreshGrace',
 ]);
 
 /** Used when a config names no `default` policy: a common compliance setting (15 min idle, 8 h). */
 export const DEFAULT_POLICY_INPUT: PolicyInput = { idleTimeout: '15m', absoluteTimeout: '8h' };
 
 const MAX_TOUCH_GRANULARITY_MS = 1000;
+/** Shorter access tokens would mostly measure clock skew between Vigil and the resource servers. */
+const MIN_ACCESS_TOKEN_TTL_MS = 60_000;
 
 /** Validates one policy, collecting every problem, each naming its field and the rule it breaks. */
 export function resolvePolicy(name: string, input: unknown, path = `policies.${name}`): Policy {
@@ -84,6 +96,8 @@ export function resolvePolicy(name: string, input: unknown, path = `policies.${n
   const warnGiven = duration('warnBefore');
   const heartbeatGiven = duration('heartbeatInterval');
   const granularityGiven = duration('touchGranularity');
+  const accessTokenTtl = duration('accessTokenTtl') ?? 300_000;
+  const refreshGrace = duration('refreshGrace') ?? 10_000;
 
   if (merged.idleTimeout === undefined) problem('idleTimeout', 'required', 'is required');
   if (merged.absoluteTimeout === undefined) problem('absoluteTimeout', 'required', 'is required');
@@ -137,6 +151,16 @@ export function resolvePolicy(name: string, input: unknown, path = `policies.${n
       `(${formatDuration(touchGranularity)}) must be at most a tenth of idleTimeout`,
     );
   }
+  if (accessTokenTtl < MIN_ACCESS_TOKEN_TTL_MS) {
+    problem('accessTokenTtl', 'min_60s', `(${formatDuration(accessTokenTtl)}) must be at least 60s`);
+  }
+  if (refreshGrace >= accessTokenTtl) {
+    problem(
+      'refreshGrace',
+      'lt_accessTokenTtl',
+      `(${formatDuration(refreshGrace)}) must be shorter than accessTokenTtl (${formatDuration(accessTokenTtl)})`,
+    );
+  }
   checkLimits(limits, idle, absolute, String(own.extends), problem);
 
   if (details.length > 0) throw new ValidationError(details);
@@ -148,6 +172,8 @@ export function resolvePolicy(name: string, input: unknown, path = `policies.${n
     heartbeatIntervalMs: heartbeatInterval,
     maxSessions,
     touchGranularityMs: touchGranularity,
+    accessTokenTtlMs: accessTokenTtl,
+    refreshGraceMs: refreshGrace,
   };
 }
 

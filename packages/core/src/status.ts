@@ -68,6 +68,27 @@ export function adminView(record: SessionRecord): AdminSessionView {
   return view;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
+const RECENT_SECONDS = 8;
+/** The largest time a Date can hold (ECMAScript: ±100,000,000 days). */
+const MAX_TIME_MS = 8_640_000_000_000_000;
+const recentSecond = new Float64Array(RECENT_SECONDS).fill(Number.NaN);
+const recentText: string[] = new Array<string>(RECENT_SECONDS).fill('');
+
+/**
+ * `new Date(ms).toISOString()`, faster: a status carries three instants and a busy node writes
+ * thousands of statuses a second, nearly all within the same few seconds, so the text of a few
+ * recent whole seconds is kept and only the milliseconds are formatted per call.
+ */
+export function iso(ms: number): string {
+  if (!Number.isInteger(ms) || Math.abs(ms) > MAX_TIME_MS) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  // Any slot works for any second (the exact second is compared); `& 7` spreads neighbours.
+  const slot = second & (RECENT_SECONDS - 1);
+  if (recentSecond[slot] !== second) {
+    // `…T12:34:56.000Z` without `000Z`; throws RangeError for an invalid time, as toISOString does.
+    recentText[slot] = new Date(second * 1000).toISOString().slice(0, -4);
+    recentSecond[slot] = second;
+  }
+  const milli = ms - second * 1000;
+  return `${recentText[slot]}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }

@@ -1,32 +1,51 @@
 import {
+  type AuditLog,
   boundedStore,
   type Clock,
+  MemoryAuditLog,
   SessionEvents,
   type Store,
   StoreUnavailableError,
   Sweeper,
   sessionStatus,
   systemClock,
+  tokenStoreOf,
   type VigilConfig,
 } from '@vigil/core';
-import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  errorCodes,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RouteOptions,
+} from 'fastify';
+import { AdminEventStreams, type AdminEventsOptions } from './admin-events.js';
+import { AuditTrail, type AuditTrailTuning } from './audit-trail.js';
 import { apiKeyScope, checkApiKey, sessionTokenScope } from './auth.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
 import { LIMITS } from './limits.js';
-import { loggerOptions } from './logger.js';
+import { lazyChildLogger, loggerOptions } from './logger.js';
 import { VigilMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
+import { OperatorStats } from './operator-stats.js';
 import { TokenBuckets } from './rate-limit.js';
 import { HeartbeatRelay, type RelayRetryOptions } from './relay.js';
+import { adminEventsRoutes } from './routes/admin-events.js';
+import { auditRoutes } from './routes/audit.js';
 import { authorizeRoutes } from './routes/authorize.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/session.js';
 import { sessionsRoutes } from './routes/sessions.js';
+import { statsRoutes } from './routes/stats.js';
+import { wsRoutes } from './routes/ws.js';
 import { addSharedSchemas } from './schemas.js';
 import { SessionService } from './sessions-service.js';
 import { EventStreams, type SseOptions } from './sse.js';
+import { registerTokenMode, type TokenModeOptions } from './token-mode.js';
 import { type WebhookDeliveryOptions, WebhookDispatcher } from './webhooks.js';
+import type { WsOptions } from './ws.js';
 
 export interface AppOptions {
   /** The validated config (`resolveConfig`). */
@@ -43,12 +62,28 @@ export interface AppOptions {
   logger?: boolean | object;
   /** The sweeper (warnings, expiries, purge): started when the app is ready, stopped on close. */
   sweeper?: { intervalMs?: number } | false;
+  /**
+   * Where the audit trail (`GET /v1/audit`) is kept: the log matching the store (e.g. `SqliteAuditLog`
+   * on the same file); closing it is the caller's. Default: a `MemoryAuditLog` of this process (each
+   * node then keeps only the ends it saw). `false`: no trail, `/v1/audit` answers 404.
+   */
+  auditLog?: AuditLog | false;
+  /** Audit writer tuning (batching, retries, purge interval); the retention is `config.audit.retention`. */
+  auditTrail?: AuditTrailTuning;
   /** `/v1/events` tuning: ping interval (15 s), streams per session (10), unsent bytes per stream (64 KB). */
   sse?: SseOptions;
+  /** `/v1/ws` tuning: ping interval (15 s), sockets per session (10), auth timeout (5 s), unsent bytes (64 KB); `false` serves no WebSocket. */
+  ws?: WsOptions | false;
   /** Webhook delivery tuning (attempts, backoff, timeout, queue size); the endpoints are in `config.webhooks`. */
   webhookDelivery?: WebhookDeliveryOptions;
   /** Relay retry tuning (retries, backoff, requests in flight); the upstream is `config.relay`. */
   relayRetry?: RelayRetryOptions;
+  /** `/v1/admin/events` tuning: streams at once (16), unsent bytes per stream (256 KB), ping interval (15 s). */
+  adminEvents?: AdminEventsOptions;
+  /** Called for every route as it is added (tools and tests list the API with it). */
+  onRoute?: (route: RouteOptions) => void;
+  /** Token mode (its store, key re-reading, purging); on by default when the store offers `tokenStore()`; `false` serves none. */
+  tokens?: TokenModeOptions | false;
 }
 
 /** What the app shares with plugins and callers, as `app.vigil`. */
@@ -58,6 +93,8 @@ export interface VigilContext {
   store: Store;
   config: VigilConfig;
   clock: Clock;
+  /** The audit trail's writer (`flush`, `purge`, `stats`); null with `auditLog: false`. */
+  audit: AuditTrail | null;
 }
 
 declare module 'fastify' {
@@ -77,6 +114,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const app = Fastify({
     logger: loggerOptions(options.logger, [apiKey]) as FastifyServerOptions['logger'],
+    // A request's child logger is made when it first writes a line, not for every request.
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: LIMITS.bodyBytes,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Fastify's own 503 while closing has another error shape; the onRequest hook below answers instead.
@@ -120,8 +159,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           },
         });
   metrics.gaugeSources({ sseStreams: () => streams.size, webhookQueue: () => webhooks?.size ?? 0 });
+  const stats = new OperatorStats({ clock, events });
+  metrics.onHeartbeat((state, outcome) => {
+    if (outcome === 'ok' && (state === 'active' || state === 'sleeping')) stats.heartbeat(state);
+  });
+  const adminStreams = new AdminEventStreams(events, options.adminEvents);
 
-  app.decorate('vigil', { events, store, config, clock } satisfies VigilContext);
+  const ownAuditLog = options.auditLog === undefined ? new MemoryAuditLog() : null;
+  const auditLog = options.auditLog === false ? null : (options.auditLog ?? ownAuditLog);
+  const audit =
+    auditLog === null
+      ? null
+      : new AuditTrail({
+          ...options.auditTrail,
+          log: auditLog,
+          events,
+          clock,
+          retentionMs: config.audit.retentionMs,
+          timeoutMs: config.storeTimeoutMs,
+          logger: app.log.child({ component: 'audit' }),
+        });
+
+  app.decorate('vigil', { events, store, config, clock, audit } satisfies VigilContext);
   app.decorateRequest('vigilSessionId', null);
   app.decorateRequest('vigilTokenSource', null);
   addSharedSchemas(app);
@@ -133,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     closing = true;
     // Open streams would hold close() until their clients leave; webhooks and relay stop with the app.
     streams.stop();
+    adminStreams.stop();
     webhooks?.stop();
     relay?.stop();
   });
@@ -155,6 +215,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const unsubscribe = metrics.subscribe(events);
+  // onClose hooks run last-added first: this one runs after the sweeper's last round, so the ends
+  // that round reports are written too.
+  app.addHook('onClose', async () => {
+    await audit?.stop();
+    await ownAuditLog?.close();
+  });
   if (options.sweeper !== false) {
     const sweeper = new Sweeper({
       store,
@@ -174,14 +240,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     app.addHook('onReady', async () => sweeper.start());
     app.addHook('onClose', async () => sweeper.stop());
+    app.addHook('onReady', async () => audit?.startPurging());
   }
   app.addHook('onClose', async () => {
     unsubscribe();
+    stats.stop();
   });
+
+  // Both must see every route, so they come before the first.
+  if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
+  await registerOpenApi(app, { cookie: config.cookie });
 
   await app.register(healthRoutes, { store });
   await app.register(metricsRoutes, { metrics });
   await app.register(apiKeyScope(apiKey, sessionsRoutes, { service }));
+  const now = () => clock.now();
+  await app.register(apiKeyScope(apiKey, statsRoutes, { store, stats, config, now }));
+  await app.register(apiKeyScope(apiKey, adminEventsRoutes, { streams: adminStreams }));
+  await app.register(apiKeyScope(apiKey, auditRoutes, { trail: audit }));
+  await app.register(dashboardRoutes);
   const { cookie } = config;
   await app.register(
     sessionTokenScope(sessionRoutes, { service, limiter, metrics, cookie, relay }, { cookie, csrf: true }),
@@ -195,6 +272,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ),
   );
   await app.register(sessionTokenScope(eventsRoutes, { service, streams }, { cookie, csrf: false }));
+  const tokenStore = options.tokens === false ? null : (options.tokens?.store ?? tokenStoreOf(options.store));
+  if (tokenStore !== null) {
+    const background = options.sweeper !== false;
+    await registerTokenMode(
+      app,
+      { store: tokenStore, service, config, clock, apiKey, background },
+      options.tokens || {},
+    );
+  }
+  if (options.ws !== false) {
+    // The credential may come in a first message instead; the route checks a cookie's Origin itself.
+    await app.register(
+      sessionTokenScope(
+        wsRoutes,
+        { service, limiter, metrics, relay, cookie, ws: options.ws ?? {} },
+        { cookie, csrf: false, optional: true },
+      ),
+    );
+  }
   return app;
 }
 

@@ -1,6 +1,7 @@
 import { looksLikeSessionToken, secretsEqual, sessionIdFor, type VigilConfig, VigilError } from '@vigil/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { readCookie } from './cookies.js';
+import { documentSecurity, SECURITY } from './openapi.js';
 
 type CookieConfig = VigilConfig['cookie'];
 
@@ -62,6 +63,11 @@ export interface SessionTokenOptions {
    * `Origin`. Off only for forward-auth, where the method is the proxied request's, not a call to Vigil.
    */
   csrf: boolean;
+  /**
+   * A request with no credential at all passes with `vigilSessionId` null (the route authenticates
+   * it in-band: `/v1/ws` takes an `auth` message). A credential that is sent is still checked.
+   */
+  optional?: boolean;
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -93,7 +99,7 @@ export function originAllowed(request: FastifyRequest, cookie: CookieConfig): bo
  * `Authorization` header, forwarded by a proxy, does not hide the cookie). Only the token's hash is
  * kept on the request, so nothing downstream can log the token itself.
  */
-export function sessionTokenHook({ cookie, csrf }: SessionTokenOptions): onRequestAsyncHookHandler {
+export function sessionTokenHook({ cookie, csrf, optional }: SessionTokenOptions): onRequestAsyncHookHandler {
   return async function requireSessionToken(request) {
     const credential = bearerCredential(request);
     if (credential !== null && looksLikeSessionToken(credential)) {
@@ -116,6 +122,7 @@ export function sessionTokenHook({ cookie, csrf }: SessionTokenOptions): onReque
       request.vigilTokenSource = 'cookie';
       return;
     }
+    if (credential === null && optional === true) return;
     if (credential === null) throw new VigilError('unauthenticated', 'A session token is required.');
     throw new VigilError('unauthenticated', 'Unknown session token.');
   };
@@ -125,6 +132,7 @@ export function sessionTokenHook({ cookie, csrf }: SessionTokenOptions): onReque
 export function apiKeyScope<O extends object>(apiKey: string, routes: FastifyPluginAsync<O>, options: O) {
   return async function backendApi(scope: FastifyInstance): Promise<void> {
     scope.addHook('onRequest', apiKeyHook(apiKey));
+    scope.addHook('onRoute', documentSecurity([SECURITY.apiKey]));
     await scope.register(routes, options);
   };
 }
@@ -137,6 +145,12 @@ export function sessionTokenScope<O extends object>(
 ) {
   return async function sessionApi(scope: FastifyInstance): Promise<void> {
     scope.addHook('onRequest', sessionTokenHook(auth));
+    scope.addHook(
+      'onRoute',
+      documentSecurity(
+        auth.cookie.enabled ? [SECURITY.sessionToken, SECURITY.sessionCookie] : [SECURITY.sessionToken],
+      ),
+    );
     await scope.register(routes, options);
   };
 }

@@ -1,4 +1,5 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
 
 /**
  * Logging that cannot leak a credential, with three locks: requests are serialized without headers
@@ -80,4 +81,93 @@ export function loggerOptions(
 function pathOnly(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type LogArgs = Parameters<FastifyBaseLogger['info']>;
+/** What pino offers beyond Fastify's logger interface, used to skip work for disabled levels. */
+type PinoLike = FastifyBaseLogger & { isLevelEnabled(level: string): boolean };
+
+/**
+ * A request's logger that makes its pino child (bound to the request id) only when a line is
+ * written at an enabled level. Fastify makes a child per request, and with the redaction above that
+ * costs a good share of a heartbeat; most requests log nothing (the service runs at `warn`, or only
+ * refusals are logged), so most never need one. Lines that are written are the same as an eager
+ * child's.
+ */
+class LazyChildLogger implements FastifyBaseLogger {
+  readonly #parent: PinoLike;
+  readonly #bindings: Bindings;
+  #child: PinoLike | null = null;
+
+  constructor(parent: PinoLike, bindings: Bindings) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  get level(): string {
+    return (this.#child ?? this.#parent).level;
+  }
+
+  set level(level: string) {
+    this.#made().level = level;
+  }
+
+  fatal(...args: LogArgs): void {
+    this.#write('fatal', args);
+  }
+  error(...args: LogArgs): void {
+    this.#write('error', args);
+  }
+  warn(...args: LogArgs): void {
+    this.#write('warn', args);
+  }
+  info(...args: LogArgs): void {
+    this.#write('info', args);
+  }
+  debug(...args: LogArgs): void {
+    this.#write('debug', args);
+  }
+  trace(...args: LogArgs): void {
+    this.#write('trace', args);
+  }
+  silent(): void {}
+
+  isLevelEnabled(level: string): boolean {
+    return (this.#child ?? this.#parent).isLevelEnabled(level);
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#made().child(bindings, options);
+  }
+
+  #write(level: Level, args: LogArgs): void {
+    if (this.#child === null && !this.#parent.isLevelEnabled(level)) return;
+    this.#made()[level](...args);
+  }
+
+  #made(): PinoLike {
+    this.#child ??= this.#parent.child(this.#bindings) as PinoLike;
+    return this.#child;
+  }
+}
+
+/**
+ * Fastify's `childLoggerFactory`: the lazy child above for pino, unless a route asks for its own
+ * level or serializers (which only a real child carries) or the logger is not pino.
+ */
+export function lazyChildLogger(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions,
+): FastifyBaseLogger {
+  const pino = logger as Partial<PinoLike>;
+  if (
+    options.level !== undefined ||
+    options.serializers !== undefined ||
+    typeof pino.isLevelEnabled !== 'function'
+  ) {
+    return logger.child(bindings, options);
+  }
+  return new LazyChildLogger(logger as PinoLike, bindings);
 }

@@ -9,6 +9,8 @@ export type RelayOutcome = 'ok' | 'rejected' | 'failed' | 'skipped';
 /** `retried` a failed attempt that will be retried; `exhausted` the last one failed; `dropped` a 4xx; `overflow` queue full. */
 export type WebhookOutcome = 'delivered' | 'retried' | 'exhausted' | 'dropped' | 'overflow';
 
+export type HeartbeatListener = (state: string, outcome: HeartbeatOutcome) => void;
+
 export interface MetricsOptions {
   store: Store;
   clock: Clock;
@@ -35,12 +37,14 @@ export class VigilMetrics {
   readonly #relay: Counter<'outcome'>;
   readonly #relayCircuit: Gauge;
   readonly #webhooks: Counter<'outcome'>;
-  /** Read at scrape time: open SSE streams and webhook deliveries not yet done. */
+  /** Read at scrape time: open SSE streams, webhook deliveries not yet done, open WebSockets. */
   #sseStreams: () => number = () => 0;
   #webhookQueue: () => number = () => 0;
+  #wsSockets: () => number = () => 0;
   /** Sessions that were warned and have not yet been extended or ended, oldest first. */
   readonly #warned = new Set<string>();
   readonly #maxWarned: number;
+  readonly #heartbeatListeners = new Set<HeartbeatListener>();
 
   constructor({ store, clock, policyNames, maxWarned = 100_000 }: MetricsOptions) {
     const registers = [this.registry];
@@ -111,6 +115,12 @@ export class VigilMetrics {
       registers,
       collect: () => sseGauge.set(this.#sseStreams()),
     });
+    const wsGauge: Gauge = new Gauge({
+      name: 'vigil_ws_sockets',
+      help: 'Open WebSocket connections (/v1/ws), authenticated or not yet.',
+      registers,
+      collect: () => wsGauge.set(this.#wsSockets()),
+    });
     const queueGauge: Gauge = new Gauge({
       name: 'vigil_webhook_queue_size',
       help: 'Webhook deliveries waiting, retrying or in flight.',
@@ -148,6 +158,13 @@ export class VigilMetrics {
 
   heartbeat(state: string, outcome: HeartbeatOutcome): void {
     this.#heartbeats.inc({ state, outcome });
+    for (const listener of this.#heartbeatListeners) listener(state, outcome);
+  }
+
+  /** Hears every heartbeat counted here, whatever its channel (the operators' stats keep a history). */
+  onHeartbeat(listener: HeartbeatListener): () => void {
+    this.#heartbeatListeners.add(listener);
+    return () => this.#heartbeatListeners.delete(listener);
   }
 
   /** How a warning ended, as the browser reports it (`extended`, `signed_out`). */
@@ -181,9 +198,14 @@ export class VigilMetrics {
   }
 
   /** Where the scrape-time gauges read their values. */
-  gaugeSources(sources: { sseStreams?: () => number; webhookQueue?: () => number }): void {
+  gaugeSources(sources: {
+    sseStreams?: () => number;
+    webhookQueue?: () => number;
+    wsSockets?: () => number;
+  }): void {
     if (sources.sseStreams !== undefined) this.#sseStreams = sources.sseStreams;
     if (sources.webhookQueue !== undefined) this.#webhookQueue = sources.webhookQueue;
+    if (sources.wsSockets !== undefined) this.#wsSockets = sources.wsSockets;
   }
 
   #onEvent(event: SessionEvent): void {

@@ -12,6 +12,7 @@ const durationMs = { type: 'integer', minimum: 0 } as const;
 
 export const statusSchema = {
   $id: 'status',
+  description: "The session's status: its deadlines as durations from now (and as times).",
   type: 'object',
   additionalProperties: false,
   required: [
@@ -44,6 +45,7 @@ export const statusSchema = {
 
 export const adminSessionSchema = {
   $id: 'adminSession',
+  description: 'The admin view of a session (never the token), with `endedAt` and `reason` once ended.',
   type: 'object',
   additionalProperties: false,
   required: [
@@ -74,6 +76,7 @@ export const adminSessionSchema = {
 
 export const errorSchema = {
   $id: 'error',
+  description: 'An error: a stable `code`, a `message`, and for some codes more fields.',
   type: 'object',
   additionalProperties: false,
   required: ['error'],

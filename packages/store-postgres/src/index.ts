@@ -1,3 +1,9 @@
+export {
+  AUDIT_MIGRATIONS,
+  auditStatementsFor,
+  PostgresAuditLog,
+  type PostgresAuditLogOptions,
+} from './audit-log.js';
 export { boundedPoolConfig, parseSpec } from './connection.js';
 export {
   type MigrateOptions,
@@ -8,3 +14,9 @@ export {
 } from './migrate.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { NOTIFY_PAYLOAD_LIMIT, type RemoteEventListener } from './remote-events.js';
+export {
+  PostgresTokenStore,
+  type PostgresTokenStoreOptions,
+  TOKEN_MIGRATIONS,
+  tokenStatementsFor,
+} from './token-store.js';

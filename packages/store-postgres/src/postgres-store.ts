@@ -19,6 +19,7 @@ import { boundedPoolConfig, parseSpec, toStoreError } from './connection.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import { encodeEvent, type RemoteEventListener, RemoteEvents } from './remote-events.js';
 import { SCHEMA_NAME, type StatementName, statementsFor } from './sql.js';
+import { PostgresTokenStore } from './token-store.js';
 
 export interface PostgresStoreOptions {
   /** The schema holding Vigil's tables; also names the events channel. Default `public`. */
@@ -160,6 +161,7 @@ export class PostgresStore implements Store {
   readonly #events: RemoteEvents;
   #migrated: Promise<MigrateResult> | undefined;
   #closed = false;
+  #tokens: PostgresTokenStore | undefined;
 
   /**
    * Builds a store on a pool you configured. Calls are bounded by `queryTimeoutMs` whatever the pool
@@ -251,6 +253,18 @@ export class PostgresStore implements Store {
     return this.#migrated.catch((error: unknown) => {
       throw toStoreError(error, 'migrate', this.#label, this.#migrationTimeoutMs, this.#retryAfterMs);
     });
+  }
+
+  /** Token mode's state on the same pool, in the same schema; its tables are made on first use. */
+  tokenStore(): PostgresTokenStore {
+    this.#tokens ??= new PostgresTokenStore(this.#pool, {
+      schema: this.#schema,
+      queryTimeoutMs: this.#timeoutMs,
+      migrationTimeoutMs: this.#migrationTimeoutMs,
+      label: this.#label,
+      closed: () => this.#closed,
+    });
+    return this.#tokens;
   }
 
   // --- cross-node events ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { after, before, describe } from 'node:test';
-import { describeStoreConformance } from '@vigil/core/conformance';
+import { describeStoreConformance, describeTokenStoreConformance } from '@vigil/core/conformance';
 import { PostgresStore } from '../src/index.js';
 import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-server.js';
 
@@ -29,6 +29,24 @@ describe('PostgresStore', () => {
         await store.close();
         const admin = await server?.admin();
         await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+        await admin?.end();
+      },
+    };
+  });
+
+  describeTokenStoreConformance('postgres', async () => {
+    const schema = uniqueSchema();
+    const store = PostgresStore.fromUrl(server?.url ?? '', {
+      schema,
+      maxConnections: 4,
+      queryTimeoutMs: 10_000,
+    });
+    return {
+      tokens: store.tokenStore(),
+      cleanup: async () => {
+        await store.close();
+        const admin = await server?.admin();
+        await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
         await admin?.end();
       },
     };

@@ -9,6 +9,8 @@
  * - `<prefix>warn:{#<b>}`         sorted set member → warnAt: warnings not yet claimed
  * - `<prefix>ended:{#<b>}`        sorted set member → endedAt: ended sessions waiting to be purged
  * - `<prefix>live:{#<b>}`         hash policy → number of sessions in `exp` (for `countLive`)
+ * - `<prefix>rt:{<id>}:<family>`  hash: one refresh-token family of the session (token mode)
+ * - `<prefix>signing-keys`        hash generation → signing key as JSON (token mode)
  *
  * `b` = FNV-1a(id) mod `expiryBuckets`: a fixed set of index slots that `claimExpired` walks one by
  * one. Ids and subjects are escaped so that a brace in them cannot move the tag.
@@ -55,6 +57,19 @@ export class KeySpace {
       hash = Math.imul(hash, 0x01000193);
     }
     return (hash >>> 0) % this.buckets;
+  }
+
+  /**
+   * One refresh-token family (token mode): tagged with its session's id, so it lives in the
+   * session's slot. `familyId` is a base64url hash: no brace can occur in it.
+   */
+  refreshFamily(sessionId: string, familyId: string): string {
+    return `${this.prefix}rt:{${tag(sessionId)}}:${familyId}`;
+  }
+
+  /** Token mode's signing keys: one small hash (field: generation), so one slot. */
+  get signingKeys(): string {
+    return `${this.prefix}signing-keys`;
   }
 
   /** Pub/sub channel for cross-node events (not a key: it holds nothing). */

@@ -19,6 +19,7 @@ import { clientFromSpec, type RedisClient, toStoreError } from './connection.js'
 import { indexMember, KeySpace, parseIndexMember } from './keys.js';
 import { type RemoteEventListener, RemoteEvents } from './remote-events.js';
 import { SCRIPTS, type ScriptName } from './scripts/index.js';
+import { RedisTokenStore } from './token-store.js';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and to the events channel; no braces. Default `vigil:`. */
@@ -82,6 +83,7 @@ export class RedisStore implements Store {
   readonly #scripts: Record<ScriptName, ScriptCall>;
   #cursor = 0;
   #closed = false;
+  #tokens: RedisTokenStore | undefined;
 
   /**
    * Builds a store on an existing ioredis client. The client is used as it is configured; to get
@@ -125,6 +127,17 @@ export class RedisStore implements Store {
   /** The ioredis connection state (`ready` when serving), e.g. for logs. `/readyz` should use `ping()`. */
   get connectionStatus(): string {
     return this.#client.status;
+  }
+
+  /** Token mode's state on the same client and key prefix; each family in its session's slot. */
+  tokenStore(): RedisTokenStore {
+    this.#tokens ??= new RedisTokenStore(this.#client, {
+      keys: this.#keys,
+      commandTimeoutMs: this.#timeoutMs,
+      label: this.#label,
+      closed: () => this.#closed,
+    });
+    return this.#tokens;
   }
 
   // --- cross-node events ------------------------------------------------------------------------

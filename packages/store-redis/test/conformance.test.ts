@@ -1,5 +1,5 @@
 import { after, before, describe } from 'node:test';
-import { describeStoreConformance } from '@vigil/core/conformance';
+import { describeStoreConformance, describeTokenStoreConformance } from '@vigil/core/conformance';
 import { RedisStore } from '../src/index.js';
 import {
   type RedisCluster,
@@ -22,6 +22,11 @@ describe('RedisStore on standalone Redis', () => {
     const store = RedisStore.fromUrl(server?.url ?? '', { keyPrefix: uniquePrefix() });
     return { store, cleanup: () => store.close() };
   });
+
+  describeTokenStoreConformance('redis (standalone)', async () => {
+    const store = RedisStore.fromUrl(server?.url ?? '', { keyPrefix: uniquePrefix() });
+    return { tokens: store.tokenStore(), cleanup: () => store.close() };
+  });
 });
 
 describe('RedisStore on a 3-master Redis Cluster', () => {
@@ -36,5 +41,10 @@ describe('RedisStore on a 3-master Redis Cluster', () => {
   describeStoreConformance('redis (cluster)', async () => {
     const store = RedisStore.fromUrl(cluster?.url ?? '', { keyPrefix: uniquePrefix() });
     return { store, cleanup: () => store.close() };
+  });
+
+  describeTokenStoreConformance('redis (cluster)', async () => {
+    const store = RedisStore.fromUrl(cluster?.url ?? '', { keyPrefix: uniquePrefix() });
+    return { tokens: store.tokenStore(), cleanup: () => store.close() };
   });
 });

@@ -38,22 +38,61 @@ export const MIGRATIONS: readonly string[] = [
   -- A subject's sessions, oldest first: listing, log out everywhere, maxSessions eviction.
   CREATE INDEX sessions_subject ON sessions (subject, created_at);
   `,
+  // 2: touches stop moving index entries. An active touch moved the deadline and the warning time,
+  // and so an entry in each of the two sweeper indexes: five pages written per touch instead of one.
+  // The indexes now hold a time at or before the true one (a deadline and a warning time only ever
+  // move later), written at creation; a claim that meets an early entry moves it to the true time.
+  // Each live session then costs the sweeper one look per idle period, and a touch one page.
+  `
+  ALTER TABLE sessions ADD COLUMN expiry_due_at INTEGER;
+  ALTER TABLE sessions ADD COLUMN warn_due_at INTEGER;
+  UPDATE sessions SET expiry_due_at = expires_at, warn_due_at = warn_at WHERE ended_at IS NULL;
+  DROP INDEX sessions_live_expires;
+  DROP INDEX sessions_live_warn;
+  CREATE INDEX sessions_live_expires ON sessions (expiry_due_at) WHERE ended_at IS NULL;
+  CREATE INDEX sessions_live_warn ON sessions (warn_due_at)
+    WHERE ended_at IS NULL AND warn_due_at IS NOT NULL;
+  `,
 ];
 
 const COLUMNS = `id, subject, policy, created_at, last_activity_at, last_seen_at, idle_expires_at,
   absolute_expires_at, warn_at, attributes, ended_at, reason`;
 
 export const SQL = {
-  insert: `INSERT INTO sessions (${COLUMNS})
+  insert: `INSERT INTO sessions (${COLUMNS}, expiry_due_at, warn_due_at)
     VALUES (@id, @subject, @policy, @createdAt, @lastActivityAt, @lastSeenAt, @idleExpiresAt,
-      @absoluteExpiresAt, @warnAt, @attributes, @endedAt, @reason)`,
+      @absoluteExpiresAt, @warnAt, @attributes, @endedAt, @reason,
+      min(@idleExpiresAt, @absoluteExpiresAt), @warnAt)`,
 
   selectById: `SELECT ${COLUMNS} FROM sessions WHERE id = ?`,
 
-  /** Writes what the lifecycle may change; subject, policy, creation and attributes never change. */
+  /**
+   * Writes what the lifecycle may change; subject, policy, creation and attributes never change.
+   * The warning's index entry stays where it is (at or before the new time) unless there was none
+   * (its warning was claimed, and an extension set a new one) or there is none any more.
+   */
   update: `UPDATE sessions SET last_activity_at = @lastActivityAt, last_seen_at = @lastSeenAt,
-    idle_expires_at = @idleExpiresAt, warn_at = @warnAt, ended_at = @endedAt, reason = @reason
+    idle_expires_at = @idleExpiresAt, warn_at = @warnAt, ended_at = @endedAt, reason = @reason,
+    warn_due_at = CASE WHEN @warnAt IS NULL THEN NULL ELSE coalesce(warn_due_at, @warnAt) END
     WHERE id = @id`,
+
+  /**
+   * A touch's write in one statement, without a transaction: it applies only if the row is still
+   * what the touch was decided on (live, same deadline, last-seen time and warning time), so it is
+   * as atomic as read-decide-write under the lock. When another process got there first it changes
+   * nothing, and the store redoes the touch under the write lock.
+   */
+  touchIfUnchanged: `UPDATE sessions SET last_activity_at = @lastActivityAt, last_seen_at = @lastSeenAt,
+    idle_expires_at = @idleExpiresAt, warn_at = @warnAt,
+    warn_due_at = CASE WHEN @warnAt IS NULL THEN NULL ELSE coalesce(warn_due_at, @warnAt) END
+    WHERE id = @id AND ended_at IS NULL AND last_seen_at = @wasSeenAt
+      AND idle_expires_at = @wasIdleExpiresAt AND warn_at IS @wasWarnAt`,
+
+  /** Moves an early expiry entry to the session's true deadline. */
+  moveExpiryDue: 'UPDATE sessions SET expiry_due_at = expires_at WHERE id = ?',
+
+  /** Moves an early warning entry to the true warning time, or drops it (no warning pending). */
+  moveWarnDue: 'UPDATE sessions SET warn_due_at = warn_at WHERE id = ?',
 
   selectBySubject: `SELECT ${COLUMNS} FROM sessions WHERE subject = ? ORDER BY created_at, seq`,
 
@@ -61,14 +100,20 @@ export const SQL = {
   selectLiveBySubject: `SELECT ${COLUMNS} FROM sessions
     WHERE subject = ? AND ended_at IS NULL AND expires_at > ? ORDER BY created_at, seq`,
 
-  /** Due expiries, through `sessions_live_expires`; the store settles and writes each one. */
+  /**
+   * Due expiry entries, through `sessions_live_expires`; the store settles and writes each one
+   * (or moves an early one to its true deadline).
+   */
   selectExpired: `SELECT ${COLUMNS} FROM sessions
-    WHERE ended_at IS NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+    WHERE ended_at IS NULL AND expiry_due_at <= ? ORDER BY expiry_due_at LIMIT ?`,
 
-  /** Due warnings of sessions still alive (an expired one is reported by its expiry claim instead). */
+  /**
+   * Due warning entries of sessions still alive (an expired one is reported by its expiry claim
+   * instead), through `sessions_live_warn`; the store claims each one, or moves an early one.
+   */
   selectWarnings: `SELECT ${COLUMNS} FROM sessions
-    WHERE ended_at IS NULL AND warn_at IS NOT NULL AND warn_at <= @now AND expires_at > @now
-    ORDER BY warn_at LIMIT @limit`,
+    WHERE ended_at IS NULL AND warn_due_at IS NOT NULL AND warn_due_at <= @now AND expires_at > @now
+    ORDER BY warn_due_at LIMIT @limit`,
 
   /**
    * Ended sessions past the cutoff, through `sessions_ended`; the store deletes them by `seq`. (One

@@ -16,7 +16,9 @@ import {
   type TouchResult,
 } from '@vigil/core';
 import Database from 'better-sqlite3';
+import { WalCheckpointer } from './checkpointer.js';
 import { MIGRATIONS, SQL } from './sql.js';
+import { SqliteTokenStore } from './token-store.js';
 
 export interface SqliteStoreOptions {
   /** The database file (its directory is created if missing), or `:memory:`. */
@@ -62,6 +64,30 @@ type WriteParams = Pick<
   'id' | 'lastActivityAt' | 'lastSeenAt' | 'idleExpiresAt' | 'warnAt' | 'endedAt' | 'reason'
 >;
 type InsertParams = Omit<SessionRecord, 'attributes'> & { attributes: string };
+/** A touch's write and the row it was decided on (see `SQL.touchIfUnchanged`). */
+type TouchWriteParams = Pick<
+  SessionRecord,
+  'id' | 'lastActivityAt' | 'lastSeenAt' | 'idleExpiresAt' | 'warnAt'
+> & {
+  wasSeenAt: number;
+  wasIdleExpiresAt: number;
+  wasWarnAt: number | null;
+};
+
+/**
+ * A claim looks at up to this many times `limit` due index entries, to skip the early ones (of
+ * sessions extended since) within one call without holding the write lock for long.
+ */
+const EARLY_ENTRY_PASSES = 4;
+
+/**
+ * Background checkpoints (checkpointer.ts) start once a store has committed this many writes: a
+ * store that writes little (a test, a CLI command) never pays for a thread.
+ */
+const CHECKPOINTER_AFTER_WRITES = 1000;
+const CHECKPOINT_INTERVAL_MS = 200;
+/** The commit-time checkpoint threshold, in pages, once the thread checkpoints (SQLite's is 1000). */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 4000;
 
 /**
  * Result codes that mean "the database cannot answer now" (locked, disk, permissions, damage): the
@@ -178,10 +204,18 @@ function migrate(db: Database.Database): void {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #closed = false;
+  /** The file, for the checkpointer; null for `:memory:` and read-only stores, which need none. */
+  readonly #file: string | null;
+  #checkpointer: WalCheckpointer | null = null;
+  #writesBeforeCheckpointer = CHECKPOINTER_AFTER_WRITES;
+  #tokens: SqliteTokenStore | undefined;
 
   readonly #insert: Database.Statement<[InsertParams]>;
   readonly #selectById: Database.Statement<[string], SessionRow>;
   readonly #update: Database.Statement<[WriteParams]>;
+  readonly #touchIfUnchanged: Database.Statement<[TouchWriteParams]>;
+  readonly #moveExpiryDue: Database.Statement<[string]>;
+  readonly #moveWarnDue: Database.Statement<[string]>;
   readonly #selectBySubject: Database.Statement<[string], SessionRow>;
   readonly #selectLiveBySubject: Database.Statement<[string, number], SessionRow>;
   readonly #selectExpired: Database.Statement<[number, number], SessionRow>;
@@ -220,10 +254,14 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     const db = openDatabase(options);
     this.#db = db;
+    this.#file = options.path === ':memory:' || options.readonly === true ? null : options.path;
     try {
       this.#insert = db.prepare(SQL.insert);
       this.#selectById = db.prepare(SQL.selectById);
       this.#update = db.prepare(SQL.update);
+      this.#touchIfUnchanged = db.prepare(SQL.touchIfUnchanged);
+      this.#moveExpiryDue = db.prepare(SQL.moveExpiryDue);
+      this.#moveWarnDue = db.prepare(SQL.moveWarnDue);
       this.#selectBySubject = db.prepare(SQL.selectBySubject);
       this.#selectLiveBySubject = db.prepare(SQL.selectLiveBySubject);
       this.#selectExpired = db.prepare(SQL.selectExpired);
@@ -281,22 +319,56 @@ export class SqliteStore implements Store {
       }),
     );
 
-    this.#claimExpiredTx = db.transaction((now: number, limit: number) =>
-      this.#selectExpired.all(now, limit).flatMap((row) => {
-        const { record, endedNow } = settle(toRecord(row), now);
-        return endedNow ? [this.#write(record)] : [];
-      }),
-    );
+    this.#claimExpiredTx = db.transaction((now: number, limit: number) => {
+      const claimed: SessionRecord[] = [];
+      // An early entry (its session was extended since) moves to the true deadline, out of the
+      // due range: each pass meets new entries, until `limit` claims or nothing more is due.
+      for (let looked = 0; claimed.length < limit && looked < limit * EARLY_ENTRY_PASSES; ) {
+        const want = limit - claimed.length;
+        const rows = this.#selectExpired.all(now, want);
+        for (const row of rows) {
+          const { record, endedNow } = settle(toRecord(row), now);
+          if (endedNow) claimed.push(this.#write(record));
+          else this.#moveExpiryDue.run(row.id);
+        }
+        looked += rows.length;
+        if (rows.length < want) break;
+      }
+      // Index order is only a lower bound's: report them in the order they ended.
+      return claimed.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+    });
 
-    this.#claimWarningsTx = db.transaction((now: number, limit: number) =>
-      this.#selectWarnings.all({ now, limit }).map((row) => this.#write({ ...toRecord(row), warnAt: null })),
-    );
+    this.#claimWarningsTx = db.transaction((now: number, limit: number) => {
+      const claimed: SessionRecord[] = [];
+      for (let looked = 0; claimed.length < limit && looked < limit * EARLY_ENTRY_PASSES; ) {
+        const want = limit - claimed.length;
+        const rows = this.#selectWarnings.all({ now, limit: want });
+        for (const row of rows) {
+          const record = toRecord(row);
+          if (record.warnAt !== null && record.warnAt <= now) {
+            claimed.push(this.#write({ ...record, warnAt: null }));
+          } else {
+            // Extended since (moves to the new warning time) or already claimed (leaves the index).
+            this.#moveWarnDue.run(row.id);
+          }
+        }
+        looked += rows.length;
+        if (rows.length < want) break;
+      }
+      return claimed;
+    });
 
     this.#purgeTx = db.transaction((endedBefore: number, limit: number) => {
       const due = this.#selectPurgeable.all(endedBefore, limit);
       for (const seq of due) this.#deleteBySeq.run(seq);
       return due.length;
     });
+  }
+
+  /** Token mode's state, in the same file on the same connection; its tables are made on first call. */
+  tokenStore(): SqliteTokenStore {
+    this.#tokens ??= this.#run('tokenStore', () => new SqliteTokenStore(this.#db));
+    return this.#tokens;
   }
 
   /** How the connection runs now, read back from SQLite (WAL, synchronous, busy timeout, schema). */
@@ -313,7 +385,11 @@ export class SqliteStore implements Store {
   }
 
   async create(record: SessionRecord, options: CreateOptions): Promise<{ evicted: SessionRecord[] }> {
-    return this.#run('create', () => ({ evicted: this.#createTx.immediate(record, options) }));
+    return this.#run('create', () => {
+      const evicted = this.#createTx.immediate(record, options);
+      this.#wrote();
+      return { evicted };
+    });
   }
 
   async get(id: string, now: number): Promise<SessionLookup> {
@@ -341,6 +417,21 @@ export class SqliteStore implements Store {
       // stays ordered in the WAL: the next FULL commit (a creation, an end) or checkpoint syncs it.
       this.#syncNormal.run();
       try {
+        // One statement, no transaction, one page written; if the row moved since it was read
+        // (another process), the touch is redone under the write lock.
+        const { record } = decision;
+        const written = this.#touchIfUnchanged.run({
+          id,
+          lastActivityAt: record.lastActivityAt,
+          lastSeenAt: record.lastSeenAt,
+          idleExpiresAt: record.idleExpiresAt,
+          warnAt: record.warnAt,
+          wasSeenAt: row.last_seen_at,
+          wasIdleExpiresAt: row.idle_expires_at,
+          wasWarnAt: row.warn_at,
+        });
+        this.#wrote();
+        if (written.changes === 1) return touchResult(decision);
         return this.#touchTx.immediate(id, params);
       } finally {
         this.#syncFull.run();
@@ -391,6 +482,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#checkpointer?.stop();
     // No `PRAGMA optimize` here on purpose: statistics taken on a small or empty table can steer the
     // planner away from the partial indexes; every query here is single-table and indexed as is.
     this.#db.close();
@@ -413,6 +505,18 @@ export class SqliteStore implements Store {
     const { record, endedNow } = settle(toRecord(row), now);
     if (endedNow) this.#write(record);
     return lookupOf(record, endedNow);
+  }
+
+  /** Counts a commit; starts background checkpoints once this store writes enough to need them. */
+  #wrote(): void {
+    if (this.#file === null || this.#checkpointer !== null || --this.#writesBeforeCheckpointer > 0) return;
+    try {
+      this.#checkpointer = new WalCheckpointer(this.#file, CHECKPOINT_INTERVAL_MS);
+      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+    } catch {
+      // No thread (or no pragma): commits keep checkpointing as SQLite does by default.
+      this.#writesBeforeCheckpointer = Number.POSITIVE_INFINITY;
+    }
   }
 
   /** Stores what the lifecycle decided for an existing session. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Store } from '@vigil/core';
 import { CliError, type Io } from '../io.js';
-import { openStore, parseStoreSpec, redactSpec } from '../store-spec.js';
+import { openAuditLog, openStore, parseStoreSpec, redactSpec } from '../store-spec.js';
 import { MIGRATE_USAGE } from '../usage.js';
 
 interface Migratable extends Store {
@@ -29,6 +29,8 @@ export async function migrate(args: string[], io: Io): Promise<number> {
   } finally {
     await store.close();
   }
+  // The audit trail's tables (SQLite, PostgreSQL) are created as it opens.
+  await (await openAuditLog(spec)).close();
   io.stderr(`${redactSpec(values.store)}: schema is up to date\n`);
   return 0;
 }

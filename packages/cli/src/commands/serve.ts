@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
+  type AuditLog,
   bridgeEvents,
   looksLikeSessionToken,
   type RemoteEventChannel,
@@ -10,7 +11,7 @@ import {
 import { buildApp } from '@vigil/server';
 import { loadConfig } from '../config-file.js';
 import { CliError, type Io } from '../io.js';
-import { DEFAULT_STORE_SPEC, openStore, parseStoreSpec, redactSpec } from '../store-spec.js';
+import { DEFAULT_STORE_SPEC, openAuditLog, openStore, parseStoreSpec, redactSpec } from '../store-spec.js';
 import { SERVE_USAGE } from '../usage.js';
 
 const MIN_KEY_LENGTH = 16;
@@ -103,17 +104,32 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const config = await loadConfig(options.configPath, io.cwd);
   const spec = parseStoreSpec(options.storeSpec, io.cwd);
   const store = await openStore(spec, { endedRetentionMs: config.endedRetentionMs });
+  // The audit trail lives beside the sessions (same file, Redis or database), so every node sees it.
+  let auditLog: AuditLog;
+  try {
+    auditLog = await openAuditLog(spec, { retentionMs: config.audit.retentionMs });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
 
   let app: Awaited<ReturnType<typeof buildApp>>;
   let unbridge = () => {};
   try {
     // pino writes JSON lines to stdout; the server redacts credentials from every line.
-    app = await buildApp({ config, store, apiKey: options.apiKey, logger: { level: options.logLevel } });
+    app = await buildApp({
+      config,
+      store,
+      auditLog,
+      apiKey: options.apiKey,
+      logger: { level: options.logLevel },
+    });
     unbridge = await bridgeStoreEvents(app, store);
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     unbridge();
     await store.close().catch(() => {});
+    await auditLog.close().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new CliError(`port ${options.port} on ${options.host} is already in use (set --port or PORT)`);
     }
@@ -129,7 +145,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     io.stderr(`--dev: API key for this run (not saved anywhere): ${options.apiKey}\n`);
   }
   io.stderr(`Vigil listening on http://${host}:${port}/ (store ${redactSpec(options.storeSpec)})\n`);
-  return waitForShutdown(app, store, unbridge, io);
+  return waitForShutdown(app, { close: () => store.close().finally(() => auditLog.close()) }, unbridge, io);
 }
 
 /** What `bridgeStoreEvents` needs of the app: its bus and a logger. */
@@ -184,7 +200,12 @@ interface Closable {
 }
 
 /** Resolves 0 after a clean stop; a second signal or the 10 s timer exit at once with 1. */
-function waitForShutdown(app: Closable, store: Store, unbridge: () => void, io: Io): Promise<number> {
+function waitForShutdown(
+  app: Closable,
+  store: Pick<Store, 'close'>,
+  unbridge: () => void,
+  io: Io,
+): Promise<number> {
   return new Promise((resolve) => {
     let stoppingSince: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {

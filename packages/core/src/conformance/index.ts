@@ -7,6 +7,20 @@ import type { Store } from '../store.js';
 import { newSessionToken, sessionIdFor } from '../tokens.js';
 import { runRandomHistory } from './random-history.js';
 
+export {
+  type AuditLogFactory,
+  type AuditLogUnderTest,
+  allPages,
+  auditEntry,
+  describeAuditLogConformance,
+} from './audit-log.js';
+export {
+  describeTokenStoreConformance,
+  signingKey,
+  type TokenStoreFactory,
+  type TokenStoreUnderTest,
+} from './token-store.js';
+
 export interface StoreUnderTest {
   store: Store;
   /** Stops what the factory started (a server, a file); called once per test. */

@@ -21,8 +21,13 @@ import type { SessionService } from '../sessions-service.js';
 export const AUTHORIZE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export const authorizeSchema = {
+  summary: 'Check a proxied request (forward auth)',
+  description:
+    'For nginx `auth_request`, Traefik `forwardAuth` and Envoy `ext_authz`: `200` with `X-Vigil-Subject` and `X-Vigil-Session`, or `401` with `X-Vigil-Reason`. Counts as activity unless passive (`X-Vigil-Activity: passive`, or a passive path in `X-Original-URI` / `X-Forwarded-Uri`). Any method; any suffix path (Envoy appends the original one).',
+  tags: ['Forward auth'],
   // The check reads only headers; query strings (and the suffix path) are the proxied request's.
-  querystring: { type: 'object', additionalProperties: true },
+  // (`properties: {}` names no parameter, so the OpenAPI document lists none.)
+  querystring: { type: 'object', additionalProperties: true, properties: {} },
   response: { 200: ref.status, ...errorResponses },
 } as const;
 

@@ -11,6 +11,11 @@ import type { EventStreams } from '../sse.js';
  */
 
 export const eventsSchema = {
+  summary: "This session's events (Server-Sent Events)",
+  description:
+    '`status` at once, then `warning`, `extended` and `ended` (after which the stream closes). Holding a stream touches nothing.',
+  tags: ['Events'],
+  produces: ['text/event-stream'],
   response: {
     200: {
       description:

@@ -4,8 +4,10 @@ import { errorResponses } from '../schemas.js';
 
 /** Liveness (the process answers) and readiness (the store answers, within `storeTimeout`). */
 
-const okSchema = (value: string) =>
+const okSchema = (value: string, summary: string) =>
   ({
+    summary,
+    tags: ['Operations'],
     response: {
       200: {
         type: 'object',
@@ -17,8 +19,8 @@ const okSchema = (value: string) =>
     },
   }) as const;
 
-export const healthzSchema = okSchema('ok');
-export const readyzSchema = okSchema('ready');
+export const healthzSchema = okSchema('ok', 'Liveness: the process answers');
+export const readyzSchema = okSchema('ready', 'Readiness: the store answers within `storeTimeout`');
 
 export interface HealthRoutesOptions {
   /** The bounded store: a hung store fails readiness after `storeTimeout`, not never. */

@@ -3,7 +3,10 @@ import type { VigilMetrics } from '../metrics.js';
 import { errorResponses } from '../schemas.js';
 
 export const metricsSchema = {
-  response: { 200: { type: 'string' }, ...errorResponses },
+  summary: 'Prometheus metrics',
+  tags: ['Operations'],
+  produces: ['text/plain'],
+  response: { 200: { type: 'string', description: 'The Prometheus text format.' }, ...errorResponses },
 } as const;
 
 export interface MetricsRoutesOptions {

@@ -1,16 +1,9 @@
-import {
-  RateLimitedError,
-  type Signal,
-  StoreUnavailableError,
-  sessionStatus,
-  type VigilConfig,
-  VigilError,
-} from '@vigil/core';
+import { type Signal, sessionStatus, type VigilConfig, VigilError } from '@vigil/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { bearerCredential, originAllowed } from '../auth.js';
 import { clearSessionCookie, serializeSessionCookie } from '../cookies.js';
-import { checkJsonObjectSize } from '../limits.js';
-import type { HeartbeatOutcome, VigilMetrics, WarningOutcome } from '../metrics.js';
+import { acceptHeartbeat } from '../heartbeat.js';
+import type { VigilMetrics } from '../metrics.js';
 import type { TokenBuckets } from '../rate-limit.js';
 import type { HeartbeatRelay } from '../relay.js';
 import { errorResponses, ref } from '../schemas.js';
@@ -22,6 +15,10 @@ import type { SessionService } from '../sessions-service.js';
  */
 
 export const heartbeatSchema = {
+  summary: 'Send a heartbeat',
+  description:
+    '`active` (user activity) resets the idle timer; `sleeping` only proves the page is there. `401` when the session has ended (with the reason), `429` past the rate limit, `503` when the store cannot answer.',
+  tags: ['Session'],
   body: {
     type: 'object',
     required: ['state'],
@@ -36,21 +33,32 @@ export const heartbeatSchema = {
 } as const;
 
 export const readSessionSchema = {
+  summary: "Read this session's status",
+  description: 'Touches nothing.',
+  tags: ['Session'],
   response: { 200: ref.status, ...errorResponses },
 } as const;
 
 export const logoutSchema = {
+  summary: 'Log out',
+  description:
+    'Ends this session (`logout`); in cookie mode the cookie is cleared too. The body is optional.',
+  tags: ['Session'],
   body: {
     type: ['object', 'null'],
     properties: { warning: { type: 'string', enum: ['signed_out'] } },
   },
-  response: { 204: { type: 'null' }, ...errorResponses },
+  response: { 204: { type: 'null', description: 'Logged out.' }, ...errorResponses },
 } as const;
 
 export const sessionCookieSchema = {
+  summary: 'Move the session token into a cookie',
+  description:
+    'Cookie mode only: the token must come in `Authorization`; the answer sets the HttpOnly session cookie.',
+  tags: ['Session'],
   // No body is needed; one sent anyway (an SDK that always sends `{}`) is ignored.
   body: { type: ['object', 'null'] },
-  response: { 204: { type: 'null' }, ...errorResponses },
+  response: { 204: { type: 'null', description: 'The cookie is set.' }, ...errorResponses },
 } as const;
 
 interface HeartbeatBody {
@@ -74,40 +82,13 @@ function sessionIdOf(request: FastifyRequest): string {
   return request.vigilSessionId;
 }
 
-function outcomeOf(error: unknown): HeartbeatOutcome {
-  if (error instanceof RateLimitedError) return 'rate_limited';
-  if (error instanceof StoreUnavailableError) return 'unavailable';
-  if (error instanceof VigilError && error.code === 'session_ended') return 'ended';
-  if (error instanceof VigilError && error.code === 'unauthenticated') return 'unauthenticated';
-  throw error;
-}
-
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (
   app,
   { service, limiter, metrics, cookie, relay },
 ) => {
   app.post<{ Body: HeartbeatBody }>('/v1/heartbeat', { schema: heartbeatSchema }, async (request) => {
-    const id = sessionIdOf(request);
-    const { state, params, warning } = request.body;
-    checkJsonObjectSize(params, 'body.params');
-    const now = service.now();
-    try {
-      const waitMs = limiter.take(id, now);
-      if (waitMs > 0) throw new RateLimitedError(waitMs);
-      const { record, policy } = await service.heartbeat(id, state, params, now);
-      metrics.heartbeat(state, 'ok');
-      relay?.relay({
-        sessionId: id,
-        subject: record.subject,
-        state,
-        ...(params !== undefined && { params }),
-      });
-      if (warning !== undefined) metrics.warningOutcome(warning satisfies WarningOutcome, id);
-      return sessionStatus(record, policy, now);
-    } catch (error) {
-      metrics.heartbeat(state, outcomeOf(error));
-      throw error;
-    }
+    // The same code as a `/v1/ws` heartbeat: one rate limit, one touch, one set of metrics.
+    return acceptHeartbeat({ service, limiter, metrics, relay }, sessionIdOf(request), request.body);
   });
 
   app.get('/v1/session', { schema: readSessionSchema }, async (request) => {

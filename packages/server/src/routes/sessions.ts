@@ -9,6 +9,10 @@ import type { SessionService } from '../sessions-service.js';
 const subject = { type: 'string', minLength: 1, maxLength: LIMITS.subjectLength } as const;
 
 export const createSessionSchema = {
+  summary: 'Create a session',
+  description:
+    'Called by the application backend when a user signs in. The token is shown once, here: only its hash is stored.',
+  tags: ['Sessions'],
   body: {
     type: 'object',
     additionalProperties: false,
@@ -31,6 +35,9 @@ export const createSessionSchema = {
 } as const;
 
 export const listSessionsSchema = {
+  summary: "List a subject's sessions",
+  description: 'Live and ended ones (ended ones are kept for `endedRetention`), oldest first.',
+  tags: ['Sessions'],
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -56,16 +63,26 @@ const idParams = {
 } as const;
 
 export const getSessionSchema = {
+  summary: 'Read a session',
+  description: 'Touches nothing.',
+  tags: ['Sessions'],
   params: idParams,
   response: { 200: ref.adminSession, ...errorResponses },
 } as const;
 
 export const revokeSessionSchema = {
+  summary: 'Revoke a session',
+  description:
+    'Durable before the answer. Revoking an ended session changes nothing (it keeps its first reason).',
+  tags: ['Sessions'],
   params: idParams,
-  response: { 204: { type: 'null' }, ...errorResponses },
+  response: { 204: { type: 'null', description: 'Revoked.' }, ...errorResponses },
 } as const;
 
 export const revokeSubjectSchema = {
+  summary: 'Revoke every session of a subject',
+  description: 'Log out everywhere. `revoked` counts the sessions that were live before the call.',
+  tags: ['Sessions'],
   params: {
     type: 'object',
     additionalProperties: false,

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryStore, resolveConfig } from '@vigil/core';
+import { type Browser, chromium } from 'playwright-core';
+import { type RunningDemo, startDemo } from '../src/demo.js';
+
+/**
+ * The operators' dashboard as `npm start` serves it: on the demo's own origin, signed in with the
+ * demo's API key, it shows the session a visitor of the demo has just opened, and ends it.
+ * (The dashboard's scripts come from `tsc -b`, as `npm start` runs it; packages/server's own
+ * dashboard test covers the page in depth.)
+ */
+
+const config = resolveConfig({
+  policies: {
+    demo: { idleTimeout: '1m', absoluteTimeout: '1h', warnBefore: '20s', heartbeatInterval: '1s' },
+  },
+});
+const API_KEY = 'demo-dashboard-test-key';
+
+describe("the demo's dashboard", () => {
+  let demo: RunningDemo;
+  let browser: Browser;
+  let store: MemoryStore;
+
+  before(async () => {
+    store = new MemoryStore();
+    demo = await startDemo({ config, store, apiKey: API_KEY, port: 0 });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+    await store?.close();
+  });
+
+  it("shows a demo visitor's session and revokes it; the visitor's page sees the end", async () => {
+    const visitor = await browser.newPage();
+    await visitor.goto(demo.url);
+    await visitor.getByRole('textbox', { name: 'Name' }).fill('hopper');
+    await visitor.getByRole('button', { name: 'Sign in' }).click();
+    await visitor.getByRole('button', { name: 'Sign out' }).waitFor();
+
+    const operator = await browser.newPage();
+    await operator.goto(new URL('dashboard', demo.url).href);
+    await operator.getByRole('textbox', { name: 'API key' }).fill(API_KEY);
+    await operator.getByRole('button', { name: 'Sign in' }).click();
+    await operator.locator('#counts tbody tr', { hasText: 'demo' }).waitFor();
+    await operator.getByRole('textbox', { name: 'Subject', exact: true }).fill('hopper');
+    await operator.getByRole('button', { name: 'Show sessions' }).click();
+    const row = operator.locator('#sessions tbody tr', { hasText: 'hopper' });
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await row.waitFor({ state: 'detached' });
+
+    // The visitor's next activity sends a heartbeat, which the server refuses: the page says why.
+    await visitor.bringToFront();
+    await visitor.mouse.move(20, 20);
+    await visitor.mouse.move(120, 80);
+    await visitor.getByText('Your session has ended: it was revoked.').waitFor({ timeout: 5000 });
+    const [session] = await store.listBySubject('hopper', Date.now());
+    assert.equal(session?.reason, 'revoked');
+  });
+});

@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import type { AdminSessionView } from '@vigil/core';
+import { AdminClient, EXIT } from '../admin-client.js';
+import { CliError, type Io } from '../io.js';
+import { formatTable, seconds, utc } from '../table.js';
+import { SESSIONS_USAGE } from '../usage.js';
+
+export const SERVER_OPTIONS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `vigil sessions list --subject S | revoke ID | revoke-all --subject S`, against a running server. */
+export async function sessions(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...SERVER_OPTIONS, subject: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.stdout(`${SESSIONS_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const [action, ...operands] = positionals;
+  const usage = (problem: string) => new CliError(`${problem}\n\n${SESSIONS_USAGE}`, EXIT.usage);
+  const subject = () => {
+    if (operands.length > 0) throw usage(`unexpected argument "${operands[0]}"`);
+    if (values.subject === undefined || values.subject === '') throw usage(`${action} needs --subject S`);
+    return values.subject;
+  };
+  switch (action) {
+    case 'list':
+      return list(AdminClient.fromFlags(values, io), subject(), values.json, io);
+    case 'revoke': {
+      const [id, extra] = operands;
+      if (id === undefined || id === '') throw usage('revoke needs the session ID');
+      if (extra !== undefined) throw usage(`unexpected argument "${extra}"`);
+      if (values.subject !== undefined) throw usage('revoke takes an ID, not --subject (see revoke-all)');
+      return revoke(AdminClient.fromFlags(values, io), id, values.json, io);
+    }
+    case 'revoke-all':
+      return revokeAll(AdminClient.fromFlags(values, io), subject(), values.json, io);
+    case undefined:
+      throw usage('which one: list, revoke or revoke-all?');
+    default:
+      throw usage(`unknown sessions command "${action}"`);
+  }
+}
+
+async function list(client: AdminClient, subject: string, json: boolean, io: Io): Promise<number> {
+  const query = new URLSearchParams({ subject });
+  const { body, serverNow } = await client.call<{ sessions: AdminSessionView[] }>(
+    'GET',
+    `/v1/sessions?${query}`,
+  );
+  if (json) {
+    io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  if (body.sessions.length === 0) {
+    io.stdout(`${subject} has no sessions.\n`);
+    return EXIT.ok;
+  }
+  const rows = body.sessions.map((session) => {
+    const endsAt = Math.min(Date.parse(session.idleExpiresAt), Date.parse(session.absoluteExpiresAt));
+    const ended = session.endedAt !== undefined;
+    return [
+      session.id,
+      session.policy,
+      ended ? `ended: ${session.reason ?? 'unknown'}` : 'live',
+      utc(session.createdAt),
+      utc(session.lastActivityAt),
+      // Counted on the server's clock (its Date header), not this machine's.
+      ended ? utc(session.endedAt ?? '') : `in ${seconds(endsAt - serverNow)}`,
+    ];
+  });
+  const live = rows.filter((row) => row[2] === 'live').length;
+  io.stdout(
+    `${formatTable(['ID', 'POLICY', 'STATE', 'CREATED (UTC)', 'LAST ACTIVITY (UTC)', 'ENDS / ENDED (UTC)'], rows)}\n` +
+      `${subject}: ${live} live, ${rows.length - live} ended (kept for the retention period)\n`,
+  );
+  return EXIT.ok;
+}
+
+async function revoke(client: AdminClient, id: string, json: boolean, io: Io): Promise<number> {
+  try {
+    await client.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === EXIT.notFound) {
+      throw new CliError(`no session with ID "${id}" (unknown, or ended and purged)`, EXIT.notFound);
+    }
+    throw error;
+  }
+  io.stdout(json ? `${JSON.stringify({ id, revoked: true })}\n` : `Revoked session ${id}.\n`);
+  return EXIT.ok;
+}
+
+async function revokeAll(client: AdminClient, subject: string, json: boolean, io: Io): Promise<number> {
+  const path = `/v1/subjects/${encodeURIComponent(subject)}/sessions`;
+  const { body } = await client.call<{ revoked: number }>('DELETE', path);
+  io.stdout(
+    json
+      ? `${JSON.stringify({ subject, revoked: body.revoked })}\n`
+      : `Revoked ${body.revoked} live session${body.revoked === 1 ? '' : 's'} of ${subject}.\n`,
+  );
+  return EXIT.ok;
+}
