@@ -2,19 +2,24 @@
 // server under test). Input: a JSON job in argv[2]; output: autocannon's result as JSON on stdout.
 // `tokens` rotate per request, so many sessions can be exercised through one connection pool; each
 // goes out as `Authorization: Bearer <token>`, or as the `Cookie` header when `credential` is
-// `cookie` (express-session's cookie sessions).
+// `cookie` (express-session's cookie sessions). `method` defaults to POST with the heartbeat body
+// `{"state":"active"}`; a GET (forward-auth) sends no body. `headers` are added to every request.
 import autocannon from 'autocannon';
 
 const job = JSON.parse(process.argv[2]);
 const credential = job.credential ?? 'bearer';
+const method = job.method ?? 'POST';
 let next = 0;
 const result = await autocannon({
   url: job.url,
-  method: 'POST',
+  method,
   connections: job.connections,
   duration: job.duration,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ state: 'active' }),
+  headers: {
+    ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    ...job.headers,
+  },
+  ...(method === 'POST' ? { body: JSON.stringify({ state: 'active' }) } : {}),
   requests: [
     {
       setupRequest(request) {

@@ -8,6 +8,7 @@ import {
   VigilError,
 } from '@vigil/core';
 import type { SessionCheck, SessionChecker, VigilSession } from './session.js';
+import { isTimeout, parseJson, positiveInteger, retryAfterOf, vigilEndpoint } from './vigil-http.js';
 
 export interface RemoteCheckerOptions {
   /** The Vigil server's base URL (`http://vigil.internal:8080`); `/v1/authorize` is appended. */
@@ -38,7 +39,7 @@ export function remoteChecker(options: RemoteCheckerOptions): SessionChecker {
     if (!KNOWN.has(key))
       throw new TypeError(`${caller}: unknown option '${key}' (known: ${[...KNOWN].join(', ')})`);
   }
-  const endpoint = authorizeUrl(caller, options.url);
+  const endpoint = vigilEndpoint(caller, 'url', options.url, 'v1/authorize');
   const timeoutMs = positiveInteger(caller, 'timeoutMs', options.timeoutMs ?? 2000);
   const defaultRetryAfterMs = positiveInteger(caller, 'retryAfterMs', options.retryAfterMs ?? 1000);
 
@@ -64,10 +65,8 @@ export function remoteChecker(options: RemoteCheckerOptions): SessionChecker {
       // Always read the body: an unread body keeps its connection out of the keep-alive pool.
       text = await response.text();
     } catch (error) {
-      const timedOut =
-        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       throw unavailable(
-        timedOut ? `authorize took longer than timeoutMs (${timeoutMs} ms)` : 'authorize failed',
+        isTimeout(error) ? `authorize took longer than timeoutMs (${timeoutMs} ms)` : 'authorize failed',
         error,
       );
     }
@@ -85,44 +84,6 @@ export function remoteChecker(options: RemoteCheckerOptions): SessionChecker {
   }
 
   return { check: checkRemotely };
-}
-
-function authorizeUrl(caller: string, value: unknown): string {
-  let base: URL;
-  try {
-    base = new URL(value instanceof URL ? value.href : (value as string));
-  } catch {
-    throw new TypeError(
-      `${caller}: options.url must be an absolute http(s) URL, e.g. 'http://127.0.0.1:8080'`,
-    );
-  }
-  if ((base.protocol !== 'http:' && base.protocol !== 'https:') || base.search !== '' || base.hash !== '') {
-    throw new TypeError(`${caller}: options.url must be an http(s) URL without query or fragment`);
-  }
-  if (base.username !== '' || base.password !== '') {
-    throw new TypeError(`${caller}: options.url must not carry credentials`);
-  }
-  // Keep a path prefix (`https://example.com/vigil` → `/vigil/v1/authorize`).
-  if (!base.pathname.endsWith('/')) base.pathname += '/';
-  return new URL('v1/authorize', base).href;
-}
-
-function positiveInteger(caller: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`${caller}: options.${name} must be a positive integer number of milliseconds`);
-  }
-  return value;
-}
-
-function parseJson(text: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A `200`: the status body, with the subject and session id of the headers when the body lacks them. */
@@ -152,10 +113,4 @@ function refusalFrom(text: string): VigilError {
   }
   const message = typeof error?.message === 'string' ? error.message : undefined;
   return new VigilError('unauthenticated', message);
-}
-
-function retryAfterOf(headers: Headers): number | undefined {
-  const value = headers.get('retry-after');
-  if (value === null || !/^\d+$/.test(value.trim())) return undefined;
-  return Math.max(1, Number(value.trim())) * 1000;
 }

@@ -36,18 +36,19 @@ export class TokenBuckets {
   /** Takes one token for `key`: returns 0 when allowed, else how many ms until one is available. */
   take(key: string, now: number): number {
     this.#dropIdle(now);
-    const bucket = this.#buckets.get(key);
+    // The bucket object is reused (re-inserted to move it to the back): no allocation per request.
+    let bucket = this.#buckets.get(key);
     let tokens = this.#burst;
-    if (bucket !== undefined) {
+    if (bucket === undefined) {
+      bucket = { tokens, updatedAt: now };
+    } else {
       this.#buckets.delete(key);
       tokens = Math.min(this.#burst, bucket.tokens + Math.max(0, now - bucket.updatedAt) * this.#perMs);
     }
-    if (tokens >= 1) {
-      this.#buckets.set(key, { tokens: tokens - 1, updatedAt: now });
-      return 0;
-    }
-    this.#buckets.set(key, { tokens, updatedAt: now });
-    return Math.max(1, Math.ceil((1 - tokens) / this.#perMs));
+    bucket.updatedAt = now;
+    bucket.tokens = tokens >= 1 ? tokens - 1 : tokens;
+    this.#buckets.set(key, bucket);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#perMs));
   }
 
   get size(): number {

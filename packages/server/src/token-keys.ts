@@ -199,7 +199,7 @@ export class KeyRing {
 
   #published(keys: LoadedKey[], now: number): LoadedKey[] {
     const { maxTokenTtlMs } = this.#options;
-    return keys.filter((key, i) => {
+    return keys.filter((_key, i) => {
       // Replaced once a later generation became active; published until its last token expired.
       const successor = keys.slice(i + 1).find((later) => later.activatesAt <= now);
       return successor === undefined || now < successor.activatesAt + maxTokenTtlMs + RETIRED_MARGIN_MS;

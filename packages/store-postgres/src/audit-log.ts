@@ -11,10 +11,10 @@ import {
   pageOf,
   StoreUnavailableError,
 } from '@vigil/core';
-import { DatabaseError, escapeIdentifier, Pool, type QueryResultRow } from 'pg';
+import { escapeIdentifier, Pool, type QueryResultRow } from 'pg';
 import { boundedPoolConfig, parseSpec, toStoreError } from './connection.js';
-import { SchemaTooNewError } from './migrate.js';
-import { MIGRATION_LOCK_CLASS, SCHEMA_NAME } from './sql.js';
+import { applyMigrations } from './schema-migrations.js';
+import { SCHEMA_NAME } from './sql.js';
 
 /**
  * The audit trail's schema, apart from the sessions': its own version table (`vigil_audit_schema`),
@@ -211,61 +211,14 @@ export class PostgresAuditLog implements AuditLog {
     }
   }
 
-  /** One transaction under an advisory lock per schema: nodes starting together create the table once. */
+  /** Its own version table: the audit table migrates apart from the sessions' ones. */
   async #migrate(): Promise<void> {
-    const s = escapeIdentifier(this.#schema);
-    const client = await this.#pool.connect();
-    let broken: unknown;
-    const onError = (error: unknown) => {
-      broken = error;
-    };
-    client.on('error', onError);
-    const ms = Math.trunc(this.#migrationTimeoutMs);
-    const run = (text: string, values?: unknown[]) =>
-      client.query({ text, values, query_timeout: ms + 1000 } as { text: string; values?: unknown[] });
-    try {
-      await run('BEGIN');
-      await run(`SET LOCAL statement_timeout = ${ms}`);
-      await run(`SET LOCAL lock_timeout = ${ms}`);
-      await run('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, this.#schema]);
-      // Only what is missing is created: a role without CREATE rights runs on a schema made for it.
-      const found = await run('SELECT to_regnamespace($1) IS NOT NULL AS has_schema', [this.#schema]);
-      if (found.rows[0]?.has_schema !== true) await run(`CREATE SCHEMA ${s}`);
-      const table = await run('SELECT to_regclass($1) IS NOT NULL AS has_table', [`${s}.vigil_audit_schema`]);
-      if (table.rows[0]?.has_table !== true) {
-        await run(`CREATE TABLE ${s}.vigil_audit_schema (
-          version integer PRIMARY KEY,
-          applied_at timestamptz NOT NULL DEFAULT now()
-        )`);
-      }
-      const current = await run(
-        `SELECT coalesce(max(version), 0)::integer AS version FROM ${s}.vigil_audit_schema`,
-      );
-      const from = Number(current.rows[0]?.version ?? 0);
-      if (from > AUDIT_MIGRATIONS.length) {
-        throw new SchemaTooNewError(
-          `PostgresAuditLog: audit schema of ${this.#schema} is at version ${from}, newer than this Vigil's (${AUDIT_MIGRATIONS.length})`,
-        );
-      }
-      for (let version = from + 1; version <= AUDIT_MIGRATIONS.length; version++) {
-        await run((AUDIT_MIGRATIONS[version - 1] as string).replaceAll('{s}', s));
-        await run(`INSERT INTO ${s}.vigil_audit_schema (version) VALUES ($1)`, [version]);
-      }
-      await run('COMMIT');
-    } catch (error) {
-      // The server answered (SQL error, or our own check): end the transaction, keep the connection.
-      // Otherwise (timeout, connection lost) it is discarded and the server rolls back.
-      if (broken === undefined && (error instanceof DatabaseError || error instanceof SchemaTooNewError)) {
-        await run('ROLLBACK').catch((failed: unknown) => {
-          broken = failed;
-        });
-      } else {
-        broken ??= error;
-      }
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(broken === undefined ? undefined : true);
-    }
+    await applyMigrations(this.#pool, {
+      schema: this.#schema,
+      versionTable: 'vigil_audit_schema',
+      migrations: AUDIT_MIGRATIONS,
+      owner: 'PostgresAuditLog',
+      timeoutMs: this.#migrationTimeoutMs,
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { StoreUnavailableError, VigilError } from '@vigil/core';
 import { DatabaseError, type PoolConfig } from 'pg';
-import { SchemaTooNewError } from './migrate.js';
+import { SchemaTooNewError } from './schema-migrations.js';
 
 /**
  * Pool settings that bound every call (DESIGN: store outages), for a call budget of `timeoutMs`:

@@ -53,12 +53,6 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** The migrations for one schema, ready to run. */
-export function migrationsFor(schema: string): string[] {
-  const s = escapeIdentifier(schema);
-  return MIGRATIONS.map((sql) => sql.replaceAll('{s}', s));
-}
-
 /** `pg_advisory_xact_lock(key1, key2)` keys: one class for Vigil's migrations, then the schema. */
 export const MIGRATION_LOCK_CLASS = 0x56494749; // "VIGI"
 

@@ -9,10 +9,10 @@ import {
   StoreUnavailableError,
   type TokenStore,
 } from '@vigil/core';
-import { DatabaseError, escapeIdentifier, type Pool, type QueryResultRow } from 'pg';
+import { escapeIdentifier, type Pool, type QueryResultRow } from 'pg';
 import { toStoreError } from './connection.js';
-import { SchemaTooNewError } from './migrate.js';
-import { MIGRATION_LOCK_CLASS, SCHEMA_NAME } from './sql.js';
+import { applyMigrations } from './schema-migrations.js';
+import { SCHEMA_NAME } from './sql.js';
 
 /**
  * Token mode's schema (refresh-token families, signing keys), apart from the sessions': its own
@@ -258,62 +258,14 @@ export class PostgresTokenStore implements TokenStore {
     }
   }
 
-  /** One transaction under the per-schema advisory lock: nodes starting together create the tables once. */
+  /** Its own version table: the token tables migrate apart from the sessions' ones. */
   async #migrate(): Promise<void> {
-    const { schema } = this.#options;
-    const s = escapeIdentifier(schema);
-    const client = await this.#pool.connect();
-    let broken: unknown;
-    const onError = (error: unknown) => {
-      broken = error;
-    };
-    client.on('error', onError);
-    const ms = Math.trunc(this.#options.migrationTimeoutMs ?? 30_000);
-    const run = (text: string, values?: unknown[]) =>
-      client.query({ text, values, query_timeout: ms + 1000 } as { text: string; values?: unknown[] });
-    try {
-      await run('BEGIN');
-      await run(`SET LOCAL statement_timeout = ${ms}`);
-      await run(`SET LOCAL lock_timeout = ${ms}`);
-      await run('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, schema]);
-      // Only what is missing is created: a role without CREATE rights runs on a schema made for it.
-      const found = await run('SELECT to_regnamespace($1) IS NOT NULL AS has_schema', [schema]);
-      if (found.rows[0]?.has_schema !== true) await run(`CREATE SCHEMA ${s}`);
-      const table = await run('SELECT to_regclass($1) IS NOT NULL AS has_table', [`${s}.vigil_token_schema`]);
-      if (table.rows[0]?.has_table !== true) {
-        await run(`CREATE TABLE ${s}.vigil_token_schema (
-          version integer PRIMARY KEY,
-          applied_at timestamptz NOT NULL DEFAULT now()
-        )`);
-      }
-      const current = await run(
-        `SELECT coalesce(max(version), 0)::integer AS version FROM ${s}.vigil_token_schema`,
-      );
-      const from = Number(current.rows[0]?.version ?? 0);
-      if (from > TOKEN_MIGRATIONS.length) {
-        throw new SchemaTooNewError(
-          `PostgresTokenStore: token schema of ${schema} is at version ${from}, newer than this Vigil's (${TOKEN_MIGRATIONS.length})`,
-        );
-      }
-      for (let version = from + 1; version <= TOKEN_MIGRATIONS.length; version++) {
-        await run((TOKEN_MIGRATIONS[version - 1] as string).replaceAll('{s}', s));
-        await run(`INSERT INTO ${s}.vigil_token_schema (version) VALUES ($1)`, [version]);
-      }
-      await run('COMMIT');
-    } catch (error) {
-      // The server answered (SQL error, or our own check): end the transaction, keep the connection.
-      // Otherwise (timeout, connection lost) it is discarded and the server rolls back.
-      if (broken === undefined && (error instanceof DatabaseError || error instanceof SchemaTooNewError)) {
-        await run('ROLLBACK').catch((failed: unknown) => {
-          broken = failed;
-        });
-      } else {
-        broken ??= error;
-      }
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(broken === undefined ? undefined : true);
-    }
+    await applyMigrations(this.#pool, {
+      schema: this.#options.schema,
+      versionTable: 'vigil_token_schema',
+      migrations: TOKEN_MIGRATIONS,
+      owner: 'PostgresTokenStore',
+      timeoutMs: this.#options.migrationTimeoutMs ?? 30_000,
+    });
   }
 }

@@ -353,11 +353,16 @@ describe('PostgresStore with several nodes', () => {
       );
 
     const seen: number[] = [];
+    const samples = new Set<Promise<void>>();
     const sampler = setInterval(() => {
-      countConnections().then(
-        (n) => seen.push(n),
+      const sample = countConnections().then(
+        (n) => {
+          seen.push(n);
+        },
         () => {},
       );
+      samples.add(sample);
+      void sample.finally(() => samples.delete(sample));
     }, 50);
     const ids: string[] = [];
     let operations = 0;
@@ -400,6 +405,7 @@ describe('PostgresStore with several nodes', () => {
     await Promise.all(Array.from({ length: 32 }, (_, w) => worker(w)));
     const elapsed = performance.now() - started;
     clearInterval(sampler);
+    await Promise.all(samples); // none may still hold a connection when the server stops
     seen.push(await countConnections());
 
     assert.ok(operations >= 10_000);

@@ -32,27 +32,39 @@ export function encodeRecord(record: SessionRecord): string[] {
   return pairs;
 }
 
-/** Decodes the field values in FIELDS order (from HMGET or a script's reply); null if absent. */
-export function decodeFields(id: string, values: readonly unknown[]): SessionRecord | null {
-  const [sub, pol, c, la, ls, ie, ae, w, a, e, r] = values.map((v) =>
-    v === null || v === undefined || v === '' ? null : String(v),
-  );
-  if (sub === null || sub === undefined) return null;
-  const ended = e !== null && e !== undefined && r !== null && r !== undefined;
+/**
+ * Decodes the field values in FIELDS order (from HMGET, or a script's reply from index `at`): text,
+ * or integers for the times in a script's reply; null, '' or absent for none.
+ */
+export function decodeFields(id: string, values: readonly unknown[], at = 0): SessionRecord | null {
+  const sub = text(values[at]);
+  if (sub === null) return null;
+  const e = time(values[at + 9]);
+  const r = text(values[at + 10]);
+  const ended = e !== null && r !== null;
+  const a = text(values[at + 8]);
   return {
     id,
     subject: sub,
-    policy: pol ?? '',
-    createdAt: Number(c),
-    lastActivityAt: Number(la),
-    lastSeenAt: Number(ls),
-    idleExpiresAt: Number(ie),
-    absoluteExpiresAt: Number(ae),
-    warnAt: w === null || w === undefined ? null : Number(w),
-    attributes: a === null || a === undefined ? {} : JSON.parse(a),
-    endedAt: ended ? Number(e) : null,
+    policy: text(values[at + 1]) ?? '',
+    createdAt: Number(values[at + 2]),
+    lastActivityAt: Number(values[at + 3]),
+    lastSeenAt: Number(values[at + 4]),
+    idleExpiresAt: Number(values[at + 5]),
+    absoluteExpiresAt: Number(values[at + 6]),
+    warnAt: time(values[at + 7]),
+    attributes: a === null ? {} : JSON.parse(a),
+    endedAt: ended ? e : null,
     reason: ended ? (r as EndReason) : null,
   };
+}
+
+function text(value: unknown): string | null {
+  return value === null || value === undefined || value === '' ? null : String(value);
+}
+
+function time(value: unknown): number | null {
+  return value === null || value === undefined || value === '' ? null : Number(value);
 }
 
 /** What a session script answers: an outcome word, flag letters, and the record (absent if unknown). */
@@ -65,6 +77,5 @@ export interface ScriptReply {
 export function decodeReply(id: string, reply: unknown): ScriptReply {
   if (!Array.isArray(reply) || reply.length < 2)
     throw new TypeError('unexpected reply from a session script');
-  const [outcome, flags, ...fields] = reply as unknown[];
-  return { outcome: String(outcome), flags: String(flags ?? ''), record: decodeFields(id, fields) };
+  return { outcome: String(reply[0]), flags: String(reply[1] ?? ''), record: decodeFields(id, reply, 2) };
 }

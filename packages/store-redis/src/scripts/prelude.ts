@@ -6,7 +6,7 @@
 
 /** Reading and writing a session hash, and the lifecycle rules of core's lifecycle.ts `settle`. */
 export const SESSION_LUA = `
-local FIELDS = {'sub', 'pol', 'c', 'la', 'ls', 'ie', 'ae', 'w', 'a', 'e', 'r'}
+-- The fields, in codec.ts FIELDS order (written out in load: no table to build on every call).
 
 local function num(v)
   if v == false or v == nil or v == '' then return nil end
@@ -18,8 +18,16 @@ local function fmt(n)
   return string.format('%.17g', n)
 end
 
+-- A time in a reply: an integer reply (no text to format here and to parse in Node), false (a nil
+-- reply) for none; a time that is not a whole number of ms goes as text, so nothing is rounded.
+local function out(n)
+  if n == nil then return false end
+  if n == math.floor(n) and n >= -9007199254740992 and n <= 9007199254740992 then return n end
+  return fmt(n)
+end
+
 local function load(key)
-  local v = redis.call('HMGET', key, unpack(FIELDS))
+  local v = redis.call('HMGET', key, 'sub', 'pol', 'c', 'la', 'ls', 'ie', 'ae', 'w', 'a', 'e', 'r')
   if not v[1] then return nil end
   return { sub = v[1], pol = v[2], c = num(v[3]), la = num(v[4]), ls = num(v[5]), ie = num(v[6]),
     ae = num(v[7]), w = num(v[8]), a = v[9] or '{}', e = num(v[10]), r = v[11] or '' }
@@ -27,8 +35,8 @@ end
 
 -- The reply every session script ends with: outcome, flags, then the record's fields in FIELDS order.
 local function reply(outcome, flags, s)
-  return { outcome, flags, s.sub, s.pol, fmt(s.c), fmt(s.la), fmt(s.ls), fmt(s.ie), fmt(s.ae),
-    fmt(s.w), s.a, fmt(s.e), s.r }
+  return { outcome, flags, s.sub, s.pol, out(s.c), out(s.la), out(s.ls), out(s.ie), out(s.ae),
+    out(s.w), s.a, out(s.e), s.r }
 end
 
 local function deadline(s)

@@ -1,0 +1,170 @@
+// The Markdown of a bench run (bench/results/latest.md and the README section), from its JSON.
+
+const fmt = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US'));
+const ratio = (a, b) => (a === null || b === null || b === 0 ? '–' : (a / b).toFixed(2));
+
+function throughputTable(rows) {
+  return [
+    '| target | requests/s | p50 (ms) | p99 (ms) | CPU per request, server + its store (µs) | × bare Fastify | unexpected answers |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.requestsPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${fmt(r.serverCpuMicrosPerRequest)} | ${r.ratioToBare.toFixed(2)} | ${r.unexpected} |`,
+    ),
+  ].join('\n');
+}
+
+function redisSection(results) {
+  const { redis, throughput, versions } = results;
+  if (redis === null) return '';
+  const vigil = throughput.find((r) => r.key === 'redis');
+  const express = throughput.find((r) => r.key === 'express');
+  const verdict = redis.targetMet
+    ? 'met'
+    : `not met (${redis.vigilToExpress}×${redis.p99.vigil <= redis.p99.express ? '' : `, p99 ${redis.p99.vigil} ms vs ${redis.p99.express} ms`})`;
+  const { vigil: vm, connectRedis: cm } = redis.memory;
+  return `
+**Redis** (one \`redis-server\` ${versions['redis-server']}, persistence off, shared by both systems):
+
+| | Vigil | express-session + connect-redis | Vigil ÷ express-session |
+|---|---:|---:|---:|
+| heartbeats/s, ${fmt(results.settings.sessions)} sessions, every one written | ${fmt(vigil.requestsPerSecond)} | ${fmt(express.requestsPerSecond)} | ${redis.vigilToExpress.toFixed(2)} |
+| p99 (ms) | ${vigil.p99Ms} | ${express.p99Ms} | |
+| CPU per heartbeat, server + Redis (µs) | ${fmt(vigil.serverCpuMicrosPerRequest)} | ${fmt(express.serverCpuMicrosPerRequest)} | ${ratio(vigil.serverCpuMicrosPerRequest, express.serverCpuMicrosPerRequest)} |
+| share of \`redis-benchmark\` SET (${fmt(redis.redisBenchmark.SET)}/s; GET ${fmt(redis.redisBenchmark.GET)}/s) | ${((100 * vigil.requestsPerSecond) / redis.redisBenchmark.SET).toFixed(1)} % | ${((100 * express.requestsPerSecond) / redis.redisBenchmark.SET).toFixed(1)} % | |
+| bytes per live session in Redis (${fmt(vm.sessions)} sessions) | ${fmt(vm.bytesPerSession)} | ${fmt(cm.bytesPerSession)} | ${ratio(vm.bytesPerSession, cm.bytesPerSession)} |
+| keys per live session | ${vm.keysPerSession} | ${cm.keysPerSession} | |
+
+Target (issue 4: 3× express-session + connect-redis or more, at a p99 no worse): **${verdict}**.
+`;
+}
+
+function memorySection(results) {
+  const { inProcess, onDisk } = results.memory;
+  const v = inProcess.vigil;
+  const e = inProcess.expressSession;
+  const redis = results.redis?.memory;
+  const lines = [
+    '| memory per live session | Vigil | express-session | Vigil ÷ express-session |',
+    '|---|---:|---:|---:|',
+    `| memory store, RSS growth (${fmt(v.sessions)} sessions) | ${fmt(v.rssBytesPerSession)} B | ${fmt(e.rssBytesPerSession)} B (MemoryStore) | ${ratio(v.rssBytesPerSession, e.rssBytesPerSession)} |`,
+    `| memory store, heap + external growth | ${fmt(v.heapBytesPerSession)} B | ${fmt(e.heapBytesPerSession)} B | ${ratio(v.heapBytesPerSession, e.heapBytesPerSession)} |`,
+    `| memory store, process RSS with them | ${fmt(v.rssAfterMiB)} MiB | ${fmt(e.rssAfterMiB)} MiB | |`,
+  ];
+  if (redis) {
+    lines.push(
+      `| Redis, \`used_memory\` growth (${fmt(redis.vigil.sessions)} sessions) | ${fmt(redis.vigil.bytesPerSession)} B | ${fmt(redis.connectRedis.bytesPerSession)} B (connect-redis) | ${ratio(redis.vigil.bytesPerSession, redis.connectRedis.bytesPerSession)} |`,
+    );
+  }
+  lines.push(
+    `| SQLite, file growth after VACUUM (${fmt(onDisk.sqlite.sessions)} sessions) | ${fmt(onDisk.sqlite.bytesPerSession)} B | | |`,
+  );
+  if (onDisk.postgres) {
+    lines.push(
+      `| PostgreSQL, tables + indexes after VACUUM (${fmt(onDisk.postgres.sessions)} sessions) | ${fmt(onDisk.postgres.bytesPerSession)} B, ${onDisk.postgres.rowsPerSession} row | | |`,
+    );
+  }
+  const met = v.rssBytesPerSession < 300 && v.heapBytesPerSession < 300;
+  const verdict =
+    v.sessions >= 1_000_000
+      ? `**${met ? 'met' : 'not met'}**`
+      : `not judged here (${fmt(v.sessions)} sessions: the process's fixed costs weigh on each; the full run uses 1,000,000)`;
+  return `${lines.join('\n')}
+
+Target (issue 7: under 300 bytes per live session in the memory store, RSS and heap): ${verdict}.`;
+}
+
+function expirySection(expiry) {
+  return [
+    '| store | live sessions | expired this round | sweeper round (ms) | per expired session (µs) | next round, nothing due (ms) |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...expiry.map(
+      (e) =>
+        `| ${e.store} | ${fmt(e.live)} | ${fmt(e.due)} | ${e.round.wallMs} | ${e.microsPerExpired} | ${e.idleRound.wallMs} |`,
+    ),
+  ].join('\n');
+}
+
+function clientSection(client) {
+  const lines = [
+    '| library | version | minified | min + gzip |',
+    '|---|---|---:|---:|',
+    ...client.sizes.map((s) =>
+      s.missing
+        ? `| ${s.name} | not installed | – | – |`
+        : `| ${s.name} | ${s.version} | ${fmt(s.minBytes)} B | ${fmt(s.minGzipBytes)} B |`,
+    ),
+  ];
+  const h = client.heartbeats;
+  if (h !== null) {
+    lines.push(
+      '',
+      `| heartbeats per user-hour | active user | idle user |`,
+      '|---|---:|---:|',
+      `| @vigil/client, default policy (active beats ≤ 1 per ${h.heartbeatIntervalMs / 60_000} min, sleeping every ${h.sleepingIntervalMs / 60_000} min) | ${h.activeHour.active + h.activeHour.sleeping} | ${h.idleHour.active + h.idleHour.sleeping} |`,
+      `| fixed-interval keepalive, every ${h.keepaliveIntervalMs / 1000} s | ${h.keepalivePerHour} | ${h.keepalivePerHour} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function websocketSection(websocket) {
+  if (websocket === null) return '';
+  const rows = Array.isArray(websocket.rows) ? websocket.rows : [websocket];
+  return `
+**WebSocket** (bench/ws.mjs):
+
+| target | per second | p50 (ms) | p99 (ms) |
+|---|---:|---:|---:|
+${rows.map((r) => `| ${r.name} | ${fmt(r.messagesPerSecond ?? r.requestsPerSecond)} | ${r.p50Ms ?? '–'} | ${r.p99Ms ?? '–'} |`).join('\n')}
+`;
+}
+
+export function renderMarkdown(results) {
+  const { settings, versions, machine } = results;
+  const heartbeats = results.throughput.filter((r) => r.group === 'heartbeat');
+  const authorizes = results.throughput.filter((r) => r.group === 'authorize');
+  const sqlite = results.throughput.find((r) => r.key === 'sqlite');
+  return `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu}, ${machine.memoryGiB} GiB
+(load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after; shared with other work),
+Node ${versions.node}, ${settings.short ? '`--short`' : 'full run'}: ${settings.seconds} s per target and round,
+${settings.rounds} round(s) taken in turns, ${settings.connections} connections, medians shown.
+
+**Heartbeats** (\`POST /v1/heartbeat\` \`{"state":"active"}\`, ${fmt(settings.sessions)} sessions in rotation, each beat
+written: \`touchGranularity\` 0, as when every client sends one beat per interval):
+
+${throughputTable(heartbeats)}
+
+SQLite, the embedded default: ${sqlite.ratioToBare.toFixed(2)} × the bare Fastify ceiling.
+${redisSection(results)}
+**Forward-auth** (\`GET /v1/authorize\`, same sessions; through nginx: \`examples/proxies/nginx.conf\` with
+\`auth_request\`, in front of a small Node app; its CPU column adds nginx's and the app's):
+
+${throughputTable(authorizes)}
+${websocketSection(results.websocket)}
+**Memory**:
+
+${memorySection(results)}
+
+**Expiry**: one sweeper round (claims, events) on a store of that many live sessions with that many past
+their deadline; it grows with what expires, not with what is stored:
+
+${expirySection(results.expiry)}
+
+**Browser SDK** (esbuild ${versions.esbuild}, bundle of the main export, frameworks external):
+
+${clientSection(results.client)}
+
+- Servers, Redis, PostgreSQL, nginx and the load generator (autocannon ${versions.autocannon}) are separate processes on one
+  machine; Vigil runs \`vigil serve --log-level warn\` with \`heartbeatRateLimit\` raised. The bare route has no logger and
+  ignores the body and the Authorization header. CPU per request: user + system time of the server's processes (and its
+  store's: Redis, PostgreSQL) from /proc over the run, divided by the requests answered.
+- express-session ${versions['express-session']} + connect-redis ${versions['connect-redis']} (redis ${versions.redis}) on Express ${versions.express}
+  (\`bench/express-session.mjs\`): cookie sessions, \`resave: false\`, \`rolling: true\`, \`saveUninitialized: false\`; the
+  keepalive calls \`req.session.touch()\` (a GET and an EXPIRE in Redis, a new Set-Cookie). Vigil on Redis: ioredis ${versions.ioredis}.
+- Memory store figures: fresh Node processes (\`--expose-gc\`), growth after a full GC (bench/memory-sessions.mjs); UUID subjects.
+  Redis: \`INFO memory\` used_memory before and after creating the sessions through each system's HTTP API.
+- Versions: Vigil ${versions.vigil}, Fastify ${versions.fastify}, better-sqlite3 ${versions['better-sqlite3']}, PostgreSQL ${versions.postgresql ?? '–'} (pg ${versions.pg}),
+  Redis ${versions['redis-server'] ?? '–'}, nginx ${versions.nginx ?? '–'}, react-idle-timer ${versions['react-idle-timer'] ?? '–'}, @ng-idle/core ${versions['@ng-idle/core'] ?? '–'}.
+${results.notes.map((note) => `- ${note}\n`).join('')}`;
+}
