@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { vigilServeArgs } from './lib/vigil-args.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -52,26 +53,14 @@ const server = spawn(
   process.execPath,
   [
     ...(values['cpu-only'] ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
-    ...(values.bare ? ['bench/bare-fastify.mjs'] : values.script ? [values.script, store] : vigilArgs()),
+    ...(values.bare
+      ? ['bench/bare-fastify.mjs']
+      : values.script
+        ? [values.script, store]
+        : vigilServeArgs(store, configPath)),
   ],
   { cwd: root, env: { ...process.env, VIGIL_API_KEY: apiKey }, stdio: ['ignore', 'pipe', 'pipe'] },
 );
-function vigilArgs() {
-  return [
-    'packages/cli/bin/vigil.js',
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--store',
-    store,
-    '--config',
-    configPath,
-    '--log-level',
-    'warn',
-  ];
-}
 let output = '';
 const url = await new Promise((resolve, reject) => {
   const onData = (chunk) => {

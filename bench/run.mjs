@@ -35,6 +35,7 @@ import { postgresBinDir, startPostgres } from './lib/postgres.mjs';
 import { root, runJson, startServer, toolVersion, versionOf, workDir } from './lib/processes.mjs';
 import { bytesPerSession, redisBenchmark, redisVersion, startRedis } from './lib/redis.mjs';
 import { renderMarkdown } from './lib/report.mjs';
+import { vigilServeArgs } from './lib/vigil-args.mjs';
 
 const args = new Set(process.argv.slice(2));
 const short = args.has('--short');
@@ -95,24 +96,7 @@ writeFileSync(
   }),
 );
 const vigil = (label, store) =>
-  startServer(
-    `vigil (${label})`,
-    [
-      'packages/cli/bin/vigil.js',
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--store',
-      store,
-      '--config',
-      configPath,
-      '--log-level',
-      'warn',
-    ],
-    { VIGIL_API_KEY: apiKey },
-  );
+  startServer(`vigil (${label})`, vigilServeArgs(store, configPath), { VIGIL_API_KEY: apiKey });
 
 /** Runs `makeOne(i)` for i < count, `concurrency` at a time; resolves with the results in order. */
 async function forEachIndex(count, makeOne, concurrency = 32) {

@@ -108,9 +108,10 @@ function clientSection(client) {
   return lines.join('\n');
 }
 
-function websocketSection(websocket) {
-  if (websocket === null) return '';
-  const rows = Array.isArray(websocket.rows) ? websocket.rows : [websocket];
+const mib = (bytes) => (bytes === null || bytes === undefined ? '–' : (bytes / 2 ** 20).toFixed(1));
+
+/** A row list without bench/ws.mjs's transports and memory (an older or simpler result). */
+function plainWebsocketRows(rows) {
   return `
 **WebSocket** (bench/ws.mjs):
 
@@ -118,6 +119,68 @@ function websocketSection(websocket) {
 |---|---:|---:|---:|
 ${rows.map((r) => `| ${r.name} | ${fmt(r.messagesPerSecond ?? r.requestsPerSecond)} | ${r.p50Ms ?? '–'} | ${r.p99Ms ?? '–'} |`).join('\n')}
 `;
+}
+
+function websocketThroughput(websocket) {
+  const lines = [
+    '| store | transport | heartbeats/s | p50 (ms) | p99 (ms) | server CPU per heartbeat (µs) | unexpected answers |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const comparison of websocket.comparisons) {
+    const rows = websocket.rows.filter((r) => r.store === comparison.store);
+    for (const r of rows) {
+      const transport = r.transport === 'websocket' ? 'WebSocket, one socket per session' : 'HTTP';
+      lines.push(
+        `| ${r.store} | ${transport} | ${fmt(r.messagesPerSecond ?? r.requestsPerSecond)} | ${r.p50Ms ?? '–'} | ${r.p99Ms ?? '–'} | ${fmt(r.serverCpuMicrosPerBeat)} | ${r.unexpected} |`,
+      );
+    }
+    lines.push(
+      `| ${comparison.store} | **WebSocket ÷ HTTP** | **${comparison.throughput.toFixed(2)}** | | | ${comparison.serverCpuPerBeat === null ? '–' : comparison.serverCpuPerBeat.toFixed(2)} | |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function websocketMemory(memory, settings) {
+  const { websocket: w, http: h, wsToHttp } = memory;
+  const ratioCell = (value) => (value === null ? '–' : value.toFixed(2));
+  const table = [
+    `| per idle open connection, in the server process (${fmt(w.connections)} WebSocket, ${fmt(h.connections)} HTTP) | WebSocket | HTTP keep-alive | WebSocket ÷ HTTP |`,
+    '|---|---:|---:|---:|',
+    `| RSS growth | ${fmt(w.rssBytesPerConnection)} B | ${fmt(h.rssBytesPerConnection)} B | ${ratioCell(wsToHttp.rss)} |`,
+    `| heap + external growth, after a full GC | ${fmt(w.heapBytesPerConnection)} B | ${fmt(h.heapBytesPerConnection)} B | ${ratioCell(wsToHttp.heap)} |`,
+    `| server RSS before → with them | ${mib(w.rssBeforeBytes)} → ${mib(w.rssAfterBytes)} MiB | ${mib(h.rssBeforeBytes)} → ${mib(h.rssAfterBytes)} MiB | |`,
+  ].join('\n');
+  const failed = w.failed + h.failed;
+  const judged =
+    w.connections >= 10_000
+      ? ''
+      : ` At ${fmt(w.connections)} connections the RSS growth is within the allocator's and V8's page granularity (noisy); the heap figure holds, the full run opens 10,000.`;
+  return `${table}
+
+Fresh servers (memory store) with one session per connection created before the baseline; RSS is \`VmRSS\`
+from /proc, each figure taken after a full GC (\`--expose-gc\`, bench/ws-gc-probe.mjs); kernel socket buffers
+are not in RSS. A socket counts once authenticated (its first status received); an HTTP connection once it
+has had one \`GET /v1/session\` answered and is kept alive. Clients in ${w.clientProcesses} process(es) of their own${failed > 0 ? `; **${failed} connection(s) failed to open**` : ''}; open files limit ${fmt(settings.openFilesLimit)}.${judged}`;
+}
+
+function websocketSection(websocket) {
+  if (websocket === null) return '';
+  const rows = Array.isArray(websocket.rows) ? websocket.rows : [websocket];
+  if (!Array.isArray(websocket.comparisons) || websocket.memory === undefined)
+    return plainWebsocketRows(rows);
+  const { settings, machine } = websocket;
+  return `
+**WebSocket** (bench/ws.mjs, ws ${websocket.versions.ws}): heartbeats over \`/v1/ws\` (\`{"type":"heartbeat","state":"active"}\`, one socket
+per session) beside \`POST /v1/heartbeat\` (autocannon), the same ${fmt(settings.connections)} sessions on the same server, one heartbeat in
+flight per connection on both (the next sent when the answer is back), every beat written; ${settings.seconds} s counted after
+${settings.warmUpSeconds} s uncounted, one round${machine ? ` (load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after, ${machine.cpus} CPUs)` : ''}. Server CPU: /proc, around the counted run.
+HTTP p50/p99 are autocannon's (whole ms); WebSocket's are each round trip's, timed by bench/ws-client.mjs.
+
+${websocketThroughput(websocket)}
+
+${websocketMemory(websocket.memory, settings)}
+${websocket.notes.map((note) => `- ${note}\n`).join('')}`;
 }
 
 export function renderMarkdown(results) {

@@ -17,5 +17,7 @@ test('SQLite disk full under load: clean 503s (never 401, never a crash), servic
   );
   // The disk really was full: writes were refused, and cleanly.
   assert.ok((figures.whileFull['503 store_unavailable'] ?? 0) > 0, JSON.stringify(figures.whileFull));
+  // Reads go on while full, but a node that refuses writes is not ready.
+  assert.ok((figures.readyz[503] ?? 0) > 0, `readyz while full: ${JSON.stringify(figures.readyz)}`);
   assert.equal(figures.integrity, 'ok');
 });

@@ -111,6 +111,12 @@ describe('vigil sessions and vigil stats, against a running server', () => {
     assert.equal(unknown.stdout, '');
     assert.match(unknown.stderr, /^vigil sessions: no session with ID "no-such-session"/);
 
+    // One ID in 64 begins with '-': it is an ID to look up, not an option.
+    const dashed = `-${'x'.repeat(42)}`;
+    const lookedUp = await vigilAt(['sessions', 'revoke', dashed, '--json']);
+    assert.equal(lookedUp.code, 4, lookedUp.stderr);
+    assert.match(lookedUp.stderr, new RegExp(`no session with ID "${dashed}"`));
+
     const other = await createSession('linus');
     const json = await vigilAt(['sessions', 'revoke', other.id, '--json']);
     assert.equal(json.code, 0);

@@ -29,33 +29,62 @@ export interface TransportOptions {
   timeoutMs: number;
 }
 
+/** What the server pushed (WebSocket or SSE): a status (`warning`, `extended`…) or the end. */
+export type PushEvent =
+  | { kind: 'ended'; reason: string }
+  | { kind: 'status' | 'warning' | 'extended'; status: SessionStatus };
+
 export interface Transport {
   heartbeat(body: HeartbeatBody): Promise<Outcome>;
   /** `GET /v1/session`: the status, touching nothing. */
   read(): Promise<Outcome>;
   /** `DELETE /v1/session`. */
   logout(body?: { warning: 'signed_out' }): Promise<Outcome>;
+  /**
+   * Optional: opens a channel on which the server pushes events (the leader tab holds it while it
+   * leads); returns the function that closes it. Without it the SDK learns only from its requests.
+   */
+  listen?(onEvent: (event: PushEvent) => void): () => void;
+}
+
+/** A network error or a timeout: worth retrying. */
+export const NETWORK_ERROR: Outcome = { kind: 'retry', retryAfterMs: null, httpStatus: 0 };
+
+export const tokenOf = (options: TransportOptions) =>
+  typeof options.token === 'function' ? options.token() : options.token;
+
+export const urlOf = (options: TransportOptions, path: string) => options.baseUrl.replace(/\/+$/, '') + path;
+
+/** A request to Vigil: its token (if any) in `Authorization`, the cookie as `credentials` says. */
+export function fetchVigil(
+  options: TransportOptions,
+  path: string,
+  accept: string,
+  signal: AbortSignal,
+  method = 'GET',
+  body?: object,
+): Promise<Response> {
+  const headers: Record<string, string> = { accept };
+  const token = tokenOf(options);
+  if (token) headers.authorization = `Bearer ${token}`;
+  // No content-type without a body: a JSON parser rejects an empty JSON body.
+  if (body) headers['content-type'] = 'application/json';
+  const init: RequestInit = { method, headers, signal, cache: 'no-store' };
+  if (body) init.body = JSON.stringify(body);
+  if (options.credentials) init.credentials = options.credentials;
+  return options.fetch(urlOf(options, path), init);
 }
 
 export function createTransport(options: TransportOptions): Transport {
-  const base = options.baseUrl.replace(/\/+$/, '');
-
   async function call(method: string, path: string, body?: object): Promise<Outcome> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    const token = typeof options.token === 'function' ? options.token() : options.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    // No content-type without a body: a JSON parser rejects an empty JSON body.
-    if (body) headers['content-type'] = 'application/json';
     const controller = new AbortController();
     const timeout = options.timers.setTimeout(() => controller.abort(), options.timeoutMs);
     try {
-      const init: RequestInit = { method, headers, signal: controller.signal, cache: 'no-store' };
-      if (body) init.body = JSON.stringify(body);
-      if (options.credentials) init.credentials = options.credentials;
-      const response = await options.fetch(`${base}${path}`, init);
-      return await interpret(response);
+      return await interpret(
+        await fetchVigil(options, path, 'application/json', controller.signal, method, body),
+      );
     } catch {
-      return { kind: 'retry', retryAfterMs: null, httpStatus: 0 };
+      return NETWORK_ERROR;
     } finally {
       options.timers.clearTimeout(timeout);
     }
@@ -68,7 +97,7 @@ export function createTransport(options: TransportOptions): Transport {
   };
 }
 
-async function interpret(response: Response): Promise<Outcome> {
+export async function interpret(response: Response): Promise<Outcome> {
   const { status } = response;
   if (status === 204) return { kind: 'done' };
   if (status >= 200 && status < 300) {
@@ -103,7 +132,7 @@ async function errorOf(response: Response): Promise<{ code: string | null; reaso
   }
 }
 
-function isSessionStatus(value: unknown): value is SessionStatus {
+export function isSessionStatus(value: unknown): value is SessionStatus {
   const v = value as Partial<SessionStatus> | null;
   return (
     typeof v === 'object' &&

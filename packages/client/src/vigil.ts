@@ -6,7 +6,16 @@ import { countFetchAsActivity } from './fetch-activity.js';
 import { type BeatConfig, initialBeatState, markActiveSent, planHeartbeat } from './heartbeat.js';
 import { joinTabs, type TabMessage, type Tabs, type TabsOptions } from './tabs.js';
 import { createThrottle, type Throttle } from './throttle.js';
-import { createTransport, type HeartbeatBody, type Outcome, type Transport } from './transport.js';
+import {
+  createTransport,
+  type HeartbeatBody,
+  isSessionStatus,
+  type Outcome,
+  type PushEvent,
+  type Transport,
+  type TransportOptions,
+} from './transport.js';
+import { type TransportKind, withPush } from './transport-choice.js';
 import type { Clock, SessionStatus, Timers, VigilEvents, VigilStatus } from './types.js';
 
 export interface VigilOptions {
@@ -28,6 +37,20 @@ export interface VigilOptions {
   requestTimeoutMs?: number;
   /** Act as one with the other tabs of this origin (default), or alone (`false`). */
   tabs?: false | Partial<Pick<TabsOptions, 'name' | 'locks' | 'BroadcastChannel' | 'leaseMs'>>;
+  /**
+   * Replaces how the SDK talks to Vigil (token mode's refresh transport, a test double): called with
+   * the options the default transport would get.
+   */
+  transport?: (defaults: TransportOptions) => Transport;
+  /**
+   * How the leader tab hears from Vigil, best first (default all three): `websocket` (`/v1/ws`:
+   * heartbeats out, events in), `sse` (`/v1/events`: events in, heartbeats over HTTP), `http`
+   * (heartbeats alone). Reads and logout always use HTTP. Ignored with a custom `transport`, whose
+   * own `listen()` (if any) is used.
+   */
+  transports?: ReadonlyArray<TransportKind>;
+  /** Default the global `WebSocket`. */
+  WebSocket?: typeof WebSocket;
   /** Where to watch for activity; default the page's `window` and `document`, null for nowhere. */
   activityTargets?: ActivityTargets | null;
   /** A timer firing this much later than asked means the machine slept: the session is re-checked. */
@@ -105,6 +128,7 @@ export function createVigil(options: VigilOptions): Vigil {
   let watchdog: unknown;
   let lastTick = 0;
   let transport: Transport | null = null;
+  let unlisten: (() => void) | undefined;
   let tabs: Tabs | null = null;
   let forward: Throttle | null = null;
   let detach: Array<() => void> = [];
@@ -343,8 +367,27 @@ export function createVigil(options: VigilOptions): Vigil {
     }
   }
 
+  /** Only the leader holds a push channel: the other tabs hear everything from it. */
+  function listen(value: boolean): void {
+    unlisten?.();
+    unlisten = value ? transport?.listen?.(onPush) : undefined;
+  }
+
+  function onPush(event: PushEvent): void {
+    if (event.kind === 'ended') end(event.reason, true);
+    // While a request is out its answer, at least as new as this, is on its way.
+    else if (!inFlight && isSessionStatus(event.status)) {
+      lastContactAt = clock.now();
+      // As at the local warning time: activity the interval held back is reported, not warned about.
+      if (event.kind === 'warning' && !disabled && beat.lastActivityAt > beat.activitySentUpTo)
+        sendBeat('active');
+      else applyStatus(event.status, true);
+    }
+  }
+
   function onLeadership(value: boolean): void {
     leader = value;
+    listen(value);
     // Taking over from another tab, which may have just sent an active heartbeat: wait an interval.
     if (value && peerStatusSeen) beat.lastActiveSentAt = Math.max(beat.lastActiveSentAt, clock.now());
     changed();
@@ -369,6 +412,7 @@ export function createVigil(options: VigilOptions): Vigil {
     for (const off of detach) off();
     detach = [];
     forward?.cancel();
+    listen(false);
     tabs?.close();
     tabs = null;
     leader = false;
@@ -389,7 +433,7 @@ export function createVigil(options: VigilOptions): Vigil {
   }
 
   function makeTransport(): Transport {
-    const transportOptions = {
+    const transportOptions: TransportOptions = {
       baseUrl: options.baseUrl,
       token: options.token,
       credentials: options.credentials,
@@ -398,7 +442,15 @@ export function createVigil(options: VigilOptions): Vigil {
       timers,
       timeoutMs: options.requestTimeoutMs ?? 10_000,
     };
-    return createTransport(transportOptions);
+    return options.transport
+      ? options.transport(transportOptions)
+      : withPush(createTransport(transportOptions), {
+          ...transportOptions,
+          transports: options.transports ?? ['websocket', 'sse', 'http'],
+          WebSocket: options.WebSocket ?? globalThis.WebSocket,
+          retry,
+          random,
+        });
   }
 
   function sleep(ms: number): Promise<void> {
@@ -447,6 +499,7 @@ export function createVigil(options: VigilOptions): Vigil {
       forward = createThrottle(() => tabs?.post({ t: 'activity' }), FORWARD_MS, timers);
       if (options.tabs === false) {
         leader = true;
+        listen(true);
       } else {
         tabs = joinTabs({
           name: `vigil:${options.baseUrl}`,

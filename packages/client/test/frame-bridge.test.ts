@@ -40,7 +40,12 @@ async function hostWithFrame(vigil: TestVigil, token: string, framePort: number)
   const page = await context.newPage();
   const frame = `http://localhost:${framePort}/frame.html#host=${encodeURIComponent(vigil.origin)}`;
   await page.goto(
-    hostUrl(vigil.origin, 'host', { token, frames: [frame], allow: [`http://localhost:${tool.port}`] }),
+    hostUrl(vigil.origin, 'host', {
+      token,
+      transports: ['http'],
+      frames: [frame],
+      allow: [`http://localhost:${tool.port}`],
+    }),
   );
   return page;
 }

@@ -43,7 +43,13 @@ it('backs off while the server answers 503, recovers, and logs nobody out', asyn
   const context = await browser.newContext();
   t.after(() => context.close());
   const page = await context.newPage();
-  await page.goto(hostUrl(vigil.origin, 'a', { token, retry: { retries: 8, baseMs: 200, maxMs: 2000 } }));
+  await page.goto(
+    hostUrl(vigil.origin, 'a', {
+      token,
+      transports: ['http'],
+      retry: { retries: 8, baseMs: 200, maxMs: 2000 },
+    }),
+  );
   const box = page.getByRole('textbox', { name: 'Notes' });
   const typeFor = async (ms: number) => {
     for (const end = Date.now() + ms; Date.now() < end; await sleep(150)) await box.press('k');

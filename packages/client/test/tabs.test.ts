@@ -35,8 +35,8 @@ describe('tabs of one origin act as one, in Chromium against the real server', (
     t.after(() => context.close());
     const a = await context.newPage();
     const b = await context.newPage();
-    await a.goto(hostUrl(vigil.origin, 'a', { token }));
-    await b.goto(hostUrl(vigil.origin, 'b', { token }));
+    await a.goto(hostUrl(vigil.origin, 'a', { token, transports: ['http'] }));
+    await b.goto(hostUrl(vigil.origin, 'b', { token, transports: ['http'] }));
 
     const created = Date.now();
     await typeFor(b, 10_000); // well past the first idle deadline
@@ -71,7 +71,7 @@ describe('tabs of one origin act as one, in Chromium against the real server', (
     const pages: Page[] = [];
     for (const tab of tabs) {
       const page = await context.newPage();
-      await page.goto(hostUrl(vigil.origin, tab, { token }));
+      await page.goto(hostUrl(vigil.origin, tab, { token, transports: ['http'] }));
       pages.push(page);
     }
     let n = 0;

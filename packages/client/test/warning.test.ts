@@ -22,7 +22,7 @@ describe('the warning dialog in Chromium against the real server', () => {
     const context = await browser.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, transports: ['http'] }));
 
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
     await dialog.waitFor({ timeout: 5000 });
@@ -76,7 +76,7 @@ describe('the warning dialog in Chromium against the real server', () => {
     const context = await browser.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, transports: ['http'] }));
     const deadline = Date.parse(String((await vigil.read(token)).body.idleExpiresAt));
 
     const notice = page.getByRole('alert').filter({ hasText: 'Your session has ended' });
@@ -108,7 +108,9 @@ describe('the warning dialog in Chromium against the real server', () => {
     t.after(() => context.close());
     const pages = await Promise.all([context.newPage(), context.newPage()]);
     for (const [i, page] of pages.entries()) {
-      await page.goto(hostUrl(vigil.origin, `t${i}`, { token, sleepingHeartbeatIntervalMs: 700 }));
+      await page.goto(
+        hostUrl(vigil.origin, `t${i}`, { token, transports: ['http'], sleepingHeartbeatIntervalMs: 700 }),
+      );
     }
     await pages[0]
       ?.getByRole('alert')

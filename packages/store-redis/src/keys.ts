@@ -1,19 +1,29 @@
 /**
- * Key names. Every key carries a hash tag (the part in braces), and Redis Cluster places a key by
- * its tag alone, so each script below touches keys of one tag, hence one slot:
+ * Key names (layout 2). Every key carries a hash tag (the part in braces), and Redis Cluster places
+ * a key by its tag alone, so each script below touches keys of one tag, hence one slot:
  *
- * - `<prefix>s:{<id>}`            hash: one session (tag: the session id)
- * - `<prefix>subj:{<subject>}`    sorted set id → createdAt: the subject's sessions not yet purged
- * - `<prefix>subjlive:{<subject>}` sorted set id → createdAt: those not known to have ended
- * - `<prefix>exp:{#<b>}`          sorted set member → deadline: sessions not yet recorded as ended
- * - `<prefix>warn:{#<b>}`         sorted set member → warnAt: warnings not yet claimed
- * - `<prefix>ended:{#<b>}`        sorted set member → endedAt: ended sessions waiting to be purged
- * - `<prefix>live:{#<b>}`         hash policy → number of sessions in `exp` (for `countLive`)
+ * - `<prefix>s:{<id>}`            hash: one session (tag: the session id; fields in codec.ts)
+ * - `<prefix>sub:{<subject>}`     sorted set id → createdAt while the session is not known to have
+ *                                 ended, −inf once it has: the subject's sessions not yet purged
+ * - `<prefix>deadline:{#<b>}`     sorted set `policy NUL id` → deadline: sessions not yet recorded as ended
+ * - `<prefix>warning:{#<b>}`      sorted set id → warnAt: warnings not yet claimed
+ * - `<prefix>purge:{#<b>}`        sorted set id → endedAt: ended sessions waiting to be purged
+ * - `<prefix>count:{#<b>}`        hash policy → number of sessions in `deadline` (for `countLive`)
  * - `<prefix>rt:{<id>}:<family>`  hash: one refresh-token family of the session (token mode)
  * - `<prefix>signing-keys`        hash generation → signing key as JSON (token mode)
  *
  * `b` = FNV-1a(id) mod `expiryBuckets`: a fixed set of index slots that `claimExpired` walks one by
  * one. Ids and subjects are escaped so that a brace in them cannot move the tag.
+ *
+ * Memory is what shaped this layout (Redis `MEMORY USAGE`, 20,000 sessions of one subject each):
+ * a subject costs one key, not two (live and ended sessions share one set, told apart by the
+ * score), warning and purge entries are bare ids, and the session hash stays a small listpack
+ * (codec.ts).
+ *
+ * Layout 1 (the first, before the layout above) named its index keys `subj`, `subjlive`, `exp`,
+ * `warn`, `ended` and `live`, and wrote session hashes with other fields. It is not read (a clean
+ * break): a store that finds layout 1's bucket keys under its prefix refuses to work (see
+ * `legacyBucketKeys`) until they are deleted or it is given another `keyPrefix`.
  */
 export class KeySpace {
   readonly prefix: string;
@@ -33,21 +43,29 @@ export class KeySpace {
   }
 
   subject(subject: string): string {
-    return `${this.prefix}subj:{${tag(subject)}}`;
-  }
-
-  subjectLive(subject: string): string {
-    return `${this.prefix}subjlive:{${tag(subject)}}`;
+    return `${this.prefix}sub:{${tag(subject)}}`;
   }
 
   /** The four keys of one index bucket, in the order the bucket scripts take them. */
   bucket(b: number): { exp: string; warn: string; ended: string; live: string } {
     return {
-      exp: `${this.prefix}exp:{#${b}}`,
-      warn: `${this.prefix}warn:{#${b}}`,
-      ended: `${this.prefix}ended:{#${b}}`,
-      live: `${this.prefix}live:{#${b}}`,
+      exp: `${this.prefix}deadline:{#${b}}`,
+      warn: `${this.prefix}warning:{#${b}}`,
+      ended: `${this.prefix}purge:{#${b}}`,
+      live: `${this.prefix}count:{#${b}}`,
     };
+  }
+
+  /**
+   * Layout 1's expiry and purge buckets: while a layout-1 session is live or not yet purged, one of
+   * them exists, so finding none means no layout-1 data is waiting to be misread. The store checks
+   * them once (by name: no scan) before its first operation.
+   */
+  legacyBucketKeys(): string[] {
+    return Array.from({ length: this.buckets }, (_, b) => [
+      `${this.prefix}exp:{#${b}}`,
+      `${this.prefix}ended:{#${b}}`,
+    ]).flat();
   }
 
   bucketOf(id: string): number {
@@ -79,9 +97,10 @@ export class KeySpace {
 }
 
 /**
- * Index members carry the policy, so that an entry whose session has vanished can still be
- * uncounted from its policy's live counter. Policy names never contain NUL (config allows
- * `[A-Za-z0-9_.-]`), so the first NUL separates them from the id.
+ * Deadline index members carry the policy, so that an entry whose session has vanished can still be
+ * uncounted from its policy's live counter (warning and purge entries are bare ids: 16 bytes less
+ * each in a skiplist). Policy names never contain NUL (config allows `[A-Za-z0-9_.-]`), so the first
+ * NUL separates them from the id. The bucket scripts build the same member in Lua.
  */
 export function indexMember(policy: string, id: string): string {
   return `${policy}\u0000${id}`;

@@ -14,9 +14,9 @@ import {
   type TouchResult,
 } from '@vigil/core';
 import { Cluster } from 'ioredis';
-import { decodeFields, decodeReply, encodeRecord, FIELDS, type ScriptReply } from './codec.js';
+import { decodeReply, decodeStored, encodeRecord, FIELDS, type ScriptReply } from './codec.js';
 import { clientFromSpec, type RedisClient, toStoreError } from './connection.js';
-import { indexMember, KeySpace, parseIndexMember } from './keys.js';
+import { KeySpace, parseIndexMember } from './keys.js';
 import { type RemoteEventListener, RemoteEvents } from './remote-events.js';
 import { SCRIPTS, type ScriptName } from './scripts/index.js';
 import { RedisTokenStore } from './token-store.js';
@@ -55,7 +55,7 @@ const DAY = 24 * 3_600_000;
  * The Store contract on Redis or Redis Cluster. A session's own state lives in one hash and every
  * change to it is one Lua script on that hash: that script is the single point where a session
  * ends, so `endedNow` reaches exactly one caller whatever path or node got there first. The indexes
- * (expiry/warning/purge buckets, the subject's sets) live in other slots; each is changed by its own
+ * (expiry/warning/purge buckets, the subject's set) live in other slots; each is changed by its own
  * single-slot script, after the session script, and may lag it. Why that stays correct:
  *
  * - Expiry index: an entry's score is never later than its session's true deadline, because a
@@ -83,6 +83,9 @@ export class RedisStore implements Store {
   readonly #scripts: Record<ScriptName, ScriptCall>;
   #cursor = 0;
   #closed = false;
+  /** True once no layout-1 data was found under the prefix (keys.ts); until then every call checks. */
+  #layoutOk = false;
+  #layoutCheck: Promise<void> | undefined;
   #tokens: RedisTokenStore | undefined;
 
   /**
@@ -172,7 +175,7 @@ export class RedisStore implements Store {
           bucket.exp,
           bucket.warn,
           bucket.live,
-          indexMember(record.policy, record.id),
+          record.id,
           record.policy,
           expiresAt(record),
           record.warnAt ?? '',
@@ -183,14 +186,14 @@ export class RedisStore implements Store {
         this.#scripts.sessionCreate(this.#keys.session(record.id), ttl, ...encodeRecord(record)),
       );
 
-      // The subject's live index may still list sessions that have ended (their index update
+      // The subject's index may still list as live sessions that have ended (their index update
       // lags) or expired: check each, so that eviction counts only the truly live ones.
       const forget: string[] = [];
       const dead: string[] = [];
       if (maxSessions !== null) {
-        const ids = (
-          await this.#bounded(this.#client.zrange(this.#keys.subjectLive(record.subject), 0, -1))
-        ).filter((id) => id !== record.id);
+        const ids = (await this.#bounded(this.#liveInSubject(record.subject))).filter(
+          (id) => id !== record.id,
+        );
         const current = await this.#bounded(Promise.all(ids.map((id) => this.#peek(id))));
         ids.forEach((id, i) => {
           const found = current[i];
@@ -201,7 +204,6 @@ export class RedisStore implements Store {
       const picks = (await this.#bounded(
         this.#scripts.subjectAdd(
           this.#keys.subject(record.subject),
-          this.#keys.subjectLive(record.subject),
           record.id,
           record.createdAt,
           ttl,
@@ -220,7 +222,7 @@ export class RedisStore implements Store {
         for (const { flags, record: before } of results) {
           if (before !== null && flags.includes('n')) evicted.push(endSession(before, 'evicted', now));
         }
-        // The picks already left the subject's live index in subjectAdd.
+        // subjectAdd already marked the picks as ended in the subject's index.
         await this.#repair(this.#indexEnds(evicted, now));
       }
       return { evicted };
@@ -262,16 +264,7 @@ export class RedisStore implements Store {
         // Its warning was claimed and an extension set a new one: index it again.
         const b = this.#keys.bucketOf(id);
         const actions: BucketActions = new Map([
-          [
-            b,
-            [
-              'warn-add',
-              indexMember(record.policy, id),
-              record.policy,
-              record.warnAt,
-              this.#ttl(record, params.now),
-            ],
-          ],
+          [b, ['warn-add', id, record.policy, record.warnAt, this.#ttl(record, params.now)]],
         ]);
         await this.#repair(this.#applyBuckets(actions, ''));
       }
@@ -291,7 +284,7 @@ export class RedisStore implements Store {
 
   endAllForSubject(subject: string, reason: ManualEndReason, now: number): Promise<SessionRecord[]> {
     return this.#op('endAllForSubject', async () => {
-      const ids = await this.#bounded(this.#client.zrange(this.#keys.subjectLive(subject), 0, -1));
+      const ids = await this.#bounded(this.#liveInSubject(subject));
       const results = await this.#bounded(
         Promise.all(ids.map((id) => this.#session('sessionEndIfLive', id, now, reason))),
       );
@@ -353,15 +346,14 @@ export class RedisStore implements Store {
           const actions: (string | number)[] = [];
           const ended: SessionRecord[] = [];
           results.forEach(({ outcome, record }, i) => {
-            const member = members[i] as string;
-            const { policy } = entries[i] as { policy: string };
+            const { policy, id } = entries[i] as { policy: string; id: string };
             if (record === null) {
-              actions.push('gone', member, policy, '', 0);
+              actions.push('gone', id, policy, '', 0);
             } else if (outcome === 'live') {
-              actions.push('live', member, policy, expiresAt(record), 0);
+              actions.push('live', id, policy, expiresAt(record), 0);
             } else {
               // `claimed` by us, or `ended` by someone whose index update we redo (idempotent).
-              actions.push('end', member, policy, record.endedAt ?? now, this.#ttl(record, now));
+              actions.push('end', id, policy, record.endedAt ?? now, this.#ttl(record, now));
               ended.push(record);
               if (outcome === 'claimed') claimed.push(record);
             }
@@ -383,27 +375,26 @@ export class RedisStore implements Store {
         while (claimed.length < limit) {
           const want = limit - claimed.length;
           const lease = now + this.#leaseMs;
-          const members = (await this.#bounded(
+          const ids = (await this.#bounded(
             this.#scripts.bucketLease(bucket.warn, now, lease, want),
           )) as string[];
-          if (members.length === 0) return;
-          const entries = members.map(parseIndexMember);
+          if (ids.length === 0) return;
           const results = await this.#bounded(
-            Promise.all(entries.map(({ id }) => this.#session('sessionWarn', id, now))),
+            Promise.all(ids.map((id) => this.#session('sessionWarn', id, now))),
           );
           const actions: (string | number)[] = [];
           results.forEach(({ outcome, record }, i) => {
-            const member = members[i] as string;
-            const { policy } = entries[i] as { policy: string };
-            if (record === null || outcome === 'over') actions.push('warn-over', member, policy, '', 0);
-            else if (outcome === 'later') actions.push('warn-later', member, policy, record.warnAt ?? now, 0);
+            const id = ids[i] as string;
+            // Warning entries are bare ids: these actions need no policy.
+            if (record === null || outcome === 'over') actions.push('warn-over', id, '', '', 0);
+            else if (outcome === 'later') actions.push('warn-later', id, '', record.warnAt ?? now, 0);
             else {
-              actions.push('warn-drop', member, policy, '', 0);
+              actions.push('warn-drop', id, '', '', 0);
               if (outcome === 'claimed') claimed.push(record);
             }
           });
           await this.#applyBuckets(new Map([[b, actions]]), lease);
-          if (members.length < want) return;
+          if (ids.length < want) return;
         }
       });
       return claimed;
@@ -417,17 +408,16 @@ export class RedisStore implements Store {
         const bucket = this.#keys.bucket(b);
         while (purged < limit) {
           const want = limit - purged;
-          const members = (await this.#bounded(
+          const ids = (await this.#bounded(
             this.#scripts.bucketPopEnded(bucket.ended, endedBefore, want),
           )) as string[];
-          if (members.length === 0) return;
-          const entries = members.map(parseIndexMember);
+          if (ids.length === 0) return;
           const results = await this.#bounded(
-            Promise.all(entries.map(({ id }) => this.#session('sessionPurge', id, endedBefore))),
+            Promise.all(ids.map((id) => this.#session('sessionPurge', id, endedBefore))),
           );
           const gone = new Map<string, string[]>();
           const kept: (string | number)[] = [];
-          results.forEach(({ outcome, record }, i) => {
+          results.forEach(({ outcome, record }) => {
             if (record === null) return;
             if (outcome === 'purged') {
               purged++;
@@ -436,8 +426,7 @@ export class RedisStore implements Store {
               gone.set(record.subject, ids);
             } else if (record.endedAt !== null) {
               // Not due yet after all: back into the purge index at its own time.
-              const { policy } = entries[i] as { policy: string };
-              kept.push('end', members[i] as string, policy, record.endedAt, this.#ttl(record, endedBefore));
+              kept.push('end', record.id, record.policy, record.endedAt, this.#ttl(record, endedBefore));
             }
           });
           await this.#repair(
@@ -446,7 +435,7 @@ export class RedisStore implements Store {
               kept.length > 0 ? this.#applyBuckets(new Map([[b, kept]]), '') : undefined,
             ]),
           );
-          if (members.length < want) return;
+          if (ids.length < want) return;
         }
       });
       return purged;
@@ -497,9 +486,38 @@ export class RedisStore implements Store {
   async #op<T>(operation: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError(`${this.#label}: the store is closed`);
     try {
+      if (!this.#layoutOk) {
+        this.#layoutCheck ??= this.#checkLayout();
+        await this.#layoutCheck;
+      }
       return await work();
     } catch (error) {
       throw toStoreError(error, operation, this.#label, this.#timeoutMs);
+    }
+  }
+
+  /**
+   * Refuses to work on a prefix that still holds layout-1 keys (keys.ts), whose sessions and indexes
+   * this version would misread: it answers `store_unavailable`
+   * (503, `/readyz` too) with a message saying what to do, and looks again on the next call, so
+   * deleting those keys (or waiting for their TTLs) lets it start without a restart.
+   */
+  async #checkLayout(): Promise<void> {
+    try {
+      const legacy = this.#keys.legacyBucketKeys();
+      const found = await this.#bounded(Promise.all(legacy.map((key) => this.#client.exists(key))));
+      if (found.some((n) => n > 0)) {
+        throw new StoreUnavailableError(
+          `${this.#label}: keys under the prefix "${this.#keys.prefix}" were written by an older ` +
+            '@vigil/store-redis (key layout 1, e.g. ' +
+            `${legacy[found.findIndex((n) => n > 0)]}), which this version does not read. Stop the ` +
+            'older nodes, then delete the old keys (those sessions are lost) or give this version ' +
+            'another keyPrefix.',
+        );
+      }
+      this.#layoutOk = true;
+    } finally {
+      this.#layoutCheck = undefined;
     }
   }
 
@@ -542,7 +560,12 @@ export class RedisStore implements Store {
   }
 
   async #peek(id: string): Promise<SessionRecord | null> {
-    return decodeFields(id, await this.#client.hmget(this.#keys.session(id), ...FIELDS));
+    return decodeStored(id, await this.#client.hmget(this.#keys.session(id), ...FIELDS));
+  }
+
+  /** The subject's sessions not known to have ended (score above −inf), oldest first. */
+  #liveInSubject(subject: string): Promise<string[]> {
+    return this.#client.zrangebyscore(this.#keys.subject(subject), '(-inf', '+inf');
   }
 
   /** Visits every bucket once, starting at a different one each call so concurrent claimers spread. */
@@ -567,13 +590,7 @@ export class RedisStore implements Store {
     for (const record of records) {
       const b = this.#keys.bucketOf(record.id);
       const list = actions.get(b) ?? [];
-      list.push(
-        'end',
-        indexMember(record.policy, record.id),
-        record.policy,
-        record.endedAt ?? now,
-        this.#ttl(record, now),
-      );
+      list.push('end', record.id, record.policy, record.endedAt ?? now, this.#ttl(record, now));
       actions.set(b, list);
     }
     return this.#applyBuckets(actions, '');
@@ -601,11 +618,6 @@ export class RedisStore implements Store {
 
   async #forget(subject: string, mode: 'ended' | 'gone', ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#scripts.subjectForget(
-      this.#keys.subject(subject),
-      this.#keys.subjectLive(subject),
-      mode,
-      ...ids,
-    );
+    await this.#scripts.subjectForget(this.#keys.subject(subject), mode, ...ids);
   }
 }

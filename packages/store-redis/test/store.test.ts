@@ -215,7 +215,7 @@ function describeRedisBehaviour(
 
       const keys = await keysWithPrefix(redis(), prefix);
       const kinds = new Set(keys.map((key) => key.slice(prefix.length).replace(/:.*$/, '')));
-      assert.deepEqual([...kinds].sort(), ['ended', 'exp', 'live', 's', 'subj', 'subjlive', 'warn']);
+      assert.deepEqual([...kinds].sort(), ['count', 'deadline', 'purge', 's', 'sub', 'warning']);
       for (const key of keys) {
         const ttl = await redis().pttl(key);
         assert.ok(ttl > 0, `${key} has no TTL (${ttl})`);
@@ -223,6 +223,60 @@ function describeRedisBehaviour(
       const sessionTtl = await redis().pttl(`${prefix}s:{${records[0]?.id}}`);
       const expected = 10 * MINUTE + RETENTION;
       assert.ok(sessionTtl <= expected && sessionTtl > expected - MINUTE, `session TTL ${sessionTtl}`);
+    });
+
+    it('keeps a session of a lone subject in two compact keys (its hash and its subject)', async () => {
+      const prefix = uniquePrefix();
+      const store = node(prefix);
+      const record = newRecord('solo', T0);
+      await store.create(record, { maxSessions: 3 });
+      const keys = await keysWithPrefix(redis(), prefix);
+      const own = keys.filter((key) => !/:\{#\d+\}$/.test(key));
+      const sessionKey = `${prefix}s:{${record.id}}`;
+      const subjectKey = `${prefix}sub:{solo}`;
+      assert.deepEqual(own, [sessionKey, subjectKey].sort(), 'one key for the session, one for its subject');
+      // Redis' compact encoding: a listpack is a few dozen bytes where a hashtable/skiplist is hundreds.
+      assert.equal(await redis().object('ENCODING', sessionKey), 'listpack');
+      assert.equal(await redis().object('ENCODING', subjectKey), 'listpack');
+      // Times after createdAt are kept as short offsets from it, and {} attributes not at all.
+      const stored = await redis().hgetall(sessionKey);
+      assert.equal(stored.c, String(T0));
+      assert.equal(stored.i, String(record.idleExpiresAt - T0));
+      assert.equal(stored.w, String((record.warnAt ?? 0) - T0));
+      // The warning index holds bare ids.
+      const warnings = await Promise.all(
+        keys.filter((key) => key.startsWith(`${prefix}warning:`)).map((key) => redis().zrange(key, 0, -1)),
+      );
+      assert.deepEqual(warnings.flat(), [record.id]);
+      const bare = newRecord('solo', T0 + 1);
+      await store.create({ ...bare, attributes: {} }, { maxSessions: 3 });
+      assert.equal(await redis().hexists(`${prefix}s:{${bare.id}}`, 'd'), 0);
+
+      // An ended session stays in the same subject key (listed, no longer live), until purged.
+      await store.end(record.id, 'logout', T0 + SECOND);
+      assert.equal(await redis().zscore(subjectKey, record.id), '-inf');
+      assert.deepEqual(sortedIds(await store.listBySubject('solo', T0 + SECOND)), sortedIds([record, bare]));
+      assert.deepEqual(await store.endAllForSubject('solo', 'revoked', T0 + 2 * SECOND), [
+        { ...bare, attributes: {} },
+      ]);
+    });
+
+    it('refuses a key prefix holding data of the older key layout, until it is gone', async () => {
+      const prefix = uniquePrefix();
+      const legacy = `${prefix}exp:{#3}`;
+      await redis().zadd(legacy, T0, `default\u0000${newRecord().id}`);
+      await redis().pexpire(legacy, MINUTE);
+      const store = node(prefix);
+      const record = newRecord();
+      await assert.rejects(store.create(record, { maxSessions: null }), (error: Error) => {
+        assert.equal(error.name, 'StoreUnavailableError');
+        assert.match(error.message, /older @vigil\/store-redis \(key layout 1, e\.g\. .*exp:\{#3\}\)/);
+        return true;
+      });
+      await assert.rejects(store.ping(), /key layout 1/);
+      await redis().del(legacy);
+      await store.create(record, { maxSessions: null });
+      assert.equal((await store.get(record.id, T0 + SECOND)).kind, 'live');
     });
 
     it('keeps working after SCRIPT FLUSH (scripts are re-sent on NOSCRIPT)', async () => {

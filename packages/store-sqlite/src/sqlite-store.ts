@@ -97,6 +97,16 @@ const BACKSTOP_AUTOCHECKPOINT_PAGES = 4000;
 const UNAVAILABLE_CODES =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|NOLFS|PERM|NOMEM|AUTH)(_|$)/;
 
+/** Of those, the codes that say the file cannot take writes now (disk full, read-only, I/O, rights). */
+const UNWRITABLE_CODES = /^SQLITE_(IOERR|FULL|READONLY|CANTOPEN|PERM)(_|$)/;
+
+/**
+ * How long a refused write keeps `ping` (hence `/readyz`) failing while no write has succeeded
+ * since. Reads go on working on a full disk, so a read alone would call a node ready that refuses
+ * every creation; held only this long, a node taken out of rotation (so sent no writes) is tried again.
+ */
+const WRITE_FAULT_HOLD_MS = 5000;
+
 function toStoreError(operation: string, error: unknown): unknown {
   if (error instanceof Database.SqliteError && UNAVAILABLE_CODES.test(error.code)) {
     return new StoreUnavailableError(`SQLite store: ${operation} failed (${error.code})`, { cause: error });
@@ -245,6 +255,8 @@ export class SqliteStore implements Store {
   readonly #claimExpiredTx: Database.Transaction<(now: number, limit: number) => SessionRecord[]>;
   readonly #claimWarningsTx: Database.Transaction<(now: number, limit: number) => SessionRecord[]>;
   readonly #purgeTx: Database.Transaction<(endedBefore: number, limit: number) => number>;
+  /** The last write SQLite refused for want of disk or rights; cleared by a creation that succeeds. */
+  #writeFault: { code: string; at: number } | null = null;
 
   /** Opens (creating the file and its directory if needed) and migrates; see `SqliteStoreOptions`. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -387,6 +399,9 @@ export class SqliteStore implements Store {
   async create(record: SessionRecord, options: CreateOptions): Promise<{ evicted: SessionRecord[] }> {
     return this.#run('create', () => {
       const evicted = this.#createTx.immediate(record, options);
+      // Only a creation clears a refused write: it needs fresh pages, where a touch that rewrites
+      // one page in place (or in reused WAL space) can succeed on a full disk.
+      this.#writeFault = null;
       this.#wrote();
       return { evicted };
     });
@@ -477,6 +492,10 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.#run('ping', () => this.#ping.get());
+    const fault = this.#writeFault;
+    if (fault !== null && Date.now() - fault.at < WRITE_FAULT_HOLD_MS) {
+      throw new StoreUnavailableError(`SQLite store: the last write was refused (${fault.code})`);
+    }
   }
 
   async close(): Promise<void> {
@@ -494,6 +513,9 @@ export class SqliteStore implements Store {
     try {
       return body();
     } catch (error) {
+      if (error instanceof Database.SqliteError && UNWRITABLE_CODES.test(error.code)) {
+        this.#writeFault = { code: error.code, at: Date.now() };
+      }
       throw toStoreError(operation, error);
     }
   }

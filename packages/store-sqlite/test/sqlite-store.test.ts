@@ -302,7 +302,10 @@ describe('SqliteStore: failures', () => {
 
     const reader = await SqliteStore.open({ path, readonly: true });
     assert.equal((await reader.get(kept.id, T0 + SECOND)).kind, 'live');
+    await reader.ping();
     await rejectsUnavailable(reader.create(record('gus'), { maxSessions: null }), 'SQLITE_READONLY');
+    // Reads still work, but a node whose writes are refused is not ready (`/readyz` 503).
+    await rejectsUnavailable(reader.ping(), 'SQLITE_READONLY');
     await rejectsUnavailable(reader.end(kept.id, 'revoked', T0 + SECOND));
     await rejectsUnavailable(reader.touch(kept.id, touchParams(policy, 'active', T0 + 5 * SECOND)));
     await reader.close();

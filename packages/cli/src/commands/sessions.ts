@@ -13,9 +13,27 @@ export const SERVER_OPTIONS = {
 } as const;
 
 /** `vigil sessions list --subject S | revoke ID | revoke-all --subject S`, against a running server. */
+/** A session ID: a SHA-256 in base64url, which begins with `-` one time in 64. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+const TAKES_VALUE = new Set(['--url', '--api-key', '--subject']);
+
+/**
+ * Moves session IDs that begin with `-` behind `--`, where `parseArgs` takes them as operands, not
+ * as a cluster of unknown short options (an ID copied from `sessions list` must just work).
+ */
+function operandsFirst(args: string[]): string[] {
+  const end = args.indexOf('--');
+  const head = end === -1 ? args : args.slice(0, end);
+  const tail = end === -1 ? [] : args.slice(end + 1);
+  const isId = (arg: string, i: number) =>
+    arg.startsWith('-') && SESSION_ID.test(arg) && !TAKES_VALUE.has(head[i - 1] ?? '');
+  if (!head.some(isId)) return args;
+  return [...head.filter((arg, i) => !isId(arg, i)), '--', ...head.filter(isId), ...tail];
+}
+
 export async function sessions(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
-    args,
+    args: operandsFirst(args),
     options: { ...SERVER_OPTIONS, subject: { type: 'string' } },
     allowPositionals: true,
     strict: true,

@@ -14,12 +14,22 @@ interface Config {
   sleepingHeartbeatIntervalMs?: number;
   frames?: string[];
   allow?: string[];
+  /** The tests that count heartbeats in the server's request log ask for `['http']`. */
+  transports?: VigilOptions['transports'];
+  /** The page's WebSocket constructor throws, as where a policy or an extension blocks sockets. */
+  blockWebSocket?: boolean;
 }
 
 const config = JSON.parse(decodeURIComponent(location.hash.slice(1))) as Config;
+if (config.blockWebSocket) {
+  window.WebSocket = function blocked() {
+    throw new DOMException('WebSocket is blocked here', 'SecurityError');
+  } as unknown as typeof WebSocket;
+}
 const vigil = createVigil({
   baseUrl: location.origin,
   token: config.token,
+  ...(config.transports && { transports: config.transports }),
   ...(config.retry && { retry: config.retry }),
   ...(config.sleepingHeartbeatIntervalMs !== undefined && {
     sleepingHeartbeatIntervalMs: config.sleepingHeartbeatIntervalMs,

@@ -6,6 +6,7 @@ import { buildApp } from '@vigil/server';
 import { build } from 'esbuild';
 import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { logSocketHeartbeats } from './socket-log.js';
 
 const API_KEY = 'browser-test-api-key';
 
@@ -57,6 +58,7 @@ export function html(body: string, script: string): string {
 }
 
 export interface SeenRequest {
+  /** `WS` for a heartbeat that came over a `/v1/ws` socket (see socket-log.ts). */
   method: string;
   path: string;
   state: string | null;
@@ -72,10 +74,15 @@ export interface TestVigil {
   app: FastifyInstance;
   origin: string;
   requests: SeenRequest[];
+  /** Heartbeats the server accepted, over HTTP or a socket. */
   heartbeats(state?: 'active' | 'sleeping'): SeenRequest[];
   createSession(subject?: string): Promise<string>;
   /** `GET /v1/session` as the browser would: the server's current answer for this token. */
   read(token: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** `DELETE /v1/sessions/:id` with the API key, as an admin revoking a session; the status code. */
+  revoke(sessionId: string): Promise<number>;
+  /** While set, a WebSocket upgrade on `/v1/ws` is refused (`403`), as by a proxy that forbids them. */
+  refuseUpgrades: boolean;
   close(): Promise<void>;
 }
 
@@ -99,8 +106,14 @@ export async function startVigil(options: {
   const requests: SeenRequest[] = [];
   // Arrival times: a response may be slow under load, an arrival is when the client sent it.
   const arrivals = new WeakMap<object, number>();
-  app.addHook('onRequest', async (request) => {
+  const control = { refuseUpgrades: false };
+  app.addHook('onRequest', async (request, reply) => {
     arrivals.set(request.raw, Date.now());
+    if (request.headers.upgrade === undefined) return;
+    if (control.refuseUpgrades) {
+      return reply.code(403).send({ error: { code: 'forbidden', message: 'no WebSockets here' } });
+    }
+    logSocketHeartbeats(request.server, requests);
   });
   app.addHook('onResponse', async (request, reply) => {
     if (!request.url.startsWith('/v1/')) return;
@@ -124,7 +137,13 @@ export async function startVigil(options: {
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  return {
+  const vigil: TestVigil = {
+    get refuseUpgrades() {
+      return control.refuseUpgrades;
+    },
+    set refuseUpgrades(value) {
+      control.refuseUpgrades = value;
+    },
     app,
     origin,
     requests,
@@ -145,8 +164,16 @@ export async function startVigil(options: {
       const response = await fetch(`${origin}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     },
+    async revoke(sessionId) {
+      const response = await fetch(`${origin}/v1/sessions/${sessionId}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      return response.status;
+    },
     close: () => app.close(),
   };
+  return vigil;
 }
 
 /** A plain static server: another origin for embedded frames. */

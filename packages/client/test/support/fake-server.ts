@@ -6,6 +6,8 @@ export interface Call {
   path: string;
   body: Record<string, unknown> | undefined;
   at: number;
+  /** Set for a heartbeat that came over a (fake) WebSocket. */
+  via?: 'ws';
 }
 
 type Failure = { status: number; retryAfter?: string } | 'network';
@@ -27,7 +29,7 @@ export class FakeServer {
   /** Answers every request with this until cleared. */
   failure: Failure | null = null;
 
-  constructor(private readonly time: FakeTime) {
+  constructor(readonly time: FakeTime) {
     this.createdAt = time.now();
     this.lastActivityAt = time.now();
   }

@@ -20,7 +20,10 @@ const okSchema = (value: string, summary: string) =>
   }) as const;
 
 export const healthzSchema = okSchema('ok', 'Liveness: the process answers');
-export const readyzSchema = okSchema('ready', 'Readiness: the store answers within `storeTimeout`');
+export const readyzSchema = okSchema(
+  'ready',
+  'Readiness: the store answers within `storeTimeout` (and SQLite has not just refused a write: disk full, read-only)',
+);
 
 export interface HealthRoutesOptions {
   /** The bounded store: a hung store fails readiness after `storeTimeout`, not never. */

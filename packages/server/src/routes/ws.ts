@@ -1,6 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import websocket from '@fastify/websocket';
 import { sessionStatus, type VigilConfig, VigilError } from '@vigil/core';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { originAllowed } from '../auth.js';
 import type { HeartbeatDeps } from '../heartbeat.js';
 import { LIMITS } from '../limits.js';
@@ -48,14 +50,18 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, options
   await app.register(websocket, {
     // Over 64 KB (the HTTP body limit) the `ws` library closes with 1009 before buffering more.
     options: { maxPayload: LIMITS.bodyBytes, clientTracking: false, perMessageDeflate: false },
-    // Protocol errors (oversized, bad UTF-8) are closed by `ws` with their code; resets just end.
-    errorHandler: (error, _socket, request) => {
-      request.log.info({ code: (error as { code?: unknown }).code }, 'websocket error');
-    },
+    // Only a throwing wsHandler ends up here: an open socket's errors go to `answerErrors` below.
+    errorHandler: (error, _socket, request) => logSocketError(deps.log, request.id, error),
     preClose: async () => {
       hub.stop();
       await hub.closeAll(WS_CLOSE.goingAway, 'shutting_down', CLOSE_GRACE_MS);
     },
+  });
+
+  // The plugin's placeholder response of each upgrade, for the handler to release (see below).
+  const placeholders = new WeakMap<FastifyRequest, ServerResponse>();
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.ws) placeholders.set(request, reply.raw);
   });
 
   // Before the upgrade: an unknown or ended token is refused with a plain `401` (no socket at all),
@@ -89,7 +95,40 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, options
       throw new VigilError('bad_request', 'GET /v1/ws needs a WebSocket upgrade.');
     },
     wsHandler: (socket, request) => {
+      answerErrors(socket, deps.log, request.id);
       serveSocket(deps, socket, request.vigilSessionId);
+      releasePlaceholder(placeholders.get(request));
     },
   });
 };
+
+// Releasing the upgrade request. @fastify/websocket (11.3, index.js) leaves two paths from an open
+// socket back to its upgrade, which would hold the `IncomingMessage`, the placeholder
+// `ServerResponse`, Fastify's `Request`/`Reply` and the request's logger for the socket's whole life
+// (about 3 KB a socket in bench/ws.mjs; test/ws-memory.test.ts): the net socket's `_httpMessage` is
+// that placeholder (`rawResponse.assignSocket(socket)`, line 122), and the WebSocket's `error`
+// listener is a closure over `request` and `reply` (line 212). Nothing needs either after the
+// upgrade, so both are cut here; the socket itself keeps only plain values.
+
+/**
+ * Replaces the plugin's `error` listener (the only one at this point) by one that holds the request
+ * id alone. `ws` closes the socket itself after a protocol error; this only has to log it — and an
+ * `error` event with no listener at all would crash the process.
+ */
+function answerErrors(socket: WebSocket, log: FastifyBaseLogger, requestId: string): void {
+  socket.removeAllListeners('error');
+  socket.on('error', (error) => logSocketError(log, requestId, error));
+}
+
+function logSocketError(log: FastifyBaseLogger, requestId: string, error: unknown): void {
+  // Oversized or invalid frames (closed by `ws` with their code) and resets: the client's doing.
+  log.info({ reqId: requestId, code: (error as { code?: unknown }).code }, 'websocket error');
+}
+
+/**
+ * Unbinds the placeholder response from the upgraded socket. It is never written: the reply is
+ * hijacked, and ending it would run the plugin's `onResponse` hook, which destroys the socket.
+ */
+function releasePlaceholder(response: ServerResponse | undefined): void {
+  if (response?.socket) response.detachSocket(response.socket);
+}

@@ -10,39 +10,42 @@ import { KEEP_LUA } from './prelude.js';
  * - `warn-drop` / `warn-later` (value warnAt): same for the warning index; `warn-over` drops the
  *   warning entry whatever its score (an ended session never warns again).
  * Every action is idempotent, so a repair that runs twice, or after the first writer, is harmless.
- * KEYS: exp, warn, ended, live. ARGV: lease ('' for none), then action, member, policy, value, ttlMs.
+ * The deadline index's member is `policy NUL id` (keys.ts `indexMember`); the others' the bare id.
+ * KEYS: exp, warn, ended, live. ARGV: lease ('' for none), then action, id, policy, value, ttlMs.
  */
 export const bucketApply = {
   numberOfKeys: 4,
   lua: `${KEEP_LUA}
 local lease = tonumber(ARGV[1])
+local NUL = string.char(0)
 local function leased(key, member)
   local score = redis.call('ZSCORE', key, member)
   return score and lease ~= nil and tonumber(score) == lease
 end
 for i = 2, #ARGV, 5 do
-  local action, member, policy, value, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  local action, id, policy, value, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   if action == 'end' or action == 'gone' then
-    if redis.call('ZREM', KEYS[1], member) == 1 then
+    if redis.call('ZREM', KEYS[1], policy .. NUL .. id) == 1 then
       if redis.call('HINCRBY', KEYS[4], policy, -1) <= 0 then redis.call('HDEL', KEYS[4], policy) end
     end
-    redis.call('ZREM', KEYS[2], member)
+    redis.call('ZREM', KEYS[2], id)
     if action == 'end' then
-      redis.call('ZADD', KEYS[3], value, member)
+      redis.call('ZADD', KEYS[3], value, id)
       keep(KEYS[3], ttl)
     else
-      redis.call('ZREM', KEYS[3], member)
+      redis.call('ZREM', KEYS[3], id)
     end
   elseif action == 'live' then
+    local member = policy .. NUL .. id
     if leased(KEYS[1], member) then redis.call('ZADD', KEYS[1], 'XX', value, member) end
   elseif action == 'warn-drop' then
-    if leased(KEYS[2], member) then redis.call('ZREM', KEYS[2], member) end
+    if leased(KEYS[2], id) then redis.call('ZREM', KEYS[2], id) end
   elseif action == 'warn-later' then
-    if leased(KEYS[2], member) then redis.call('ZADD', KEYS[2], 'XX', value, member) end
+    if leased(KEYS[2], id) then redis.call('ZADD', KEYS[2], 'XX', value, id) end
   elseif action == 'warn-over' then
-    redis.call('ZREM', KEYS[2], member)
+    redis.call('ZREM', KEYS[2], id)
   elseif action == 'warn-add' then
-    redis.call('ZADD', KEYS[2], value, member)
+    redis.call('ZADD', KEYS[2], value, id)
     keep(KEYS[2], ttl)
   end
 end

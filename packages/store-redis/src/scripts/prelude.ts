@@ -26,11 +26,26 @@ local function out(n)
   return fmt(n)
 end
 
+-- codec.ts: times other than createdAt are stored as ms after it, or whole after an '@' when that
+-- offset would not add back exactly.
+local function rel(t, c)
+  local d = t - c
+  if c + d == t then return fmt(d) end
+  return '@' .. fmt(t)
+end
+
+local function at(v, c)
+  if v == false or v == nil or v == '' then return nil end
+  if string.byte(v, 1) == 64 then return tonumber(string.sub(v, 2)) end
+  return c + tonumber(v)
+end
+
 local function load(key)
-  local v = redis.call('HMGET', key, 'sub', 'pol', 'c', 'la', 'ls', 'ie', 'ae', 'w', 'a', 'e', 'r')
+  local v = redis.call('HMGET', key, 's', 'p', 'c', 'a', 'l', 'i', 'x', 'w', 'd', 'e', 'r')
   if not v[1] then return nil end
-  return { sub = v[1], pol = v[2], c = num(v[3]), la = num(v[4]), ls = num(v[5]), ie = num(v[6]),
-    ae = num(v[7]), w = num(v[8]), a = v[9] or '{}', e = num(v[10]), r = v[11] or '' }
+  local c = num(v[3])
+  return { sub = v[1], pol = v[2], c = c, la = at(v[4], c), ls = at(v[5], c), ie = at(v[6], c),
+    ae = at(v[7], c), w = at(v[8], c), a = v[9] or '{}', e = at(v[10], c), r = v[11] or '' }
 end
 
 -- The reply every session script ends with: outcome, flags, then the record's fields in FIELDS order.
@@ -62,7 +77,7 @@ local function end_session(s, reason, at)
 end
 
 local function save_end(key, s)
-  redis.call('HSET', key, 'e', fmt(s.e), 'r', s.r)
+  redis.call('HSET', key, 'e', rel(s.e, s.c), 'r', s.r)
   redis.call('HDEL', key, 'w')
 end
 `;

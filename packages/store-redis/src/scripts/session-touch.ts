@@ -9,21 +9,30 @@
  * Every heartbeat runs this script, so unlike the others it does not build on prelude.ts: the
  * fields go into locals, not a table, and the prelude's helpers (their `settle` included) are
  * written out inline. That takes about a third off its time in Redis. The reply is the same as
- * prelude's `reply`: outcome, flags, then the fields in FIELDS order, times as integers.
+ * prelude's `reply`: outcome, flags, then the fields in FIELDS order, times as integers (absolute:
+ * the hash keeps them as offsets from createdAt, see codec.ts).
  */
 export const sessionTouch = {
   numberOfKeys: 1,
   lua: `
 local key = KEYS[1]
-local v = redis.call('HMGET', key, 'sub', 'pol', 'c', 'la', 'ls', 'ie', 'ae', 'w', 'a', 'e', 'r')
+local v = redis.call('HMGET', key, 's', 'p', 'c', 'a', 'l', 'i', 'x', 'w', 'd', 'e', 'r')
 if not v[1] then return {'unknown', ''} end
 
-local function num(x)
-  if x == false or x == nil or x == '' then return nil end
-  return tonumber(x)
-end
 local function fmt(n)
   return string.format('%.17g', n)
+end
+-- codec.ts: times after createdAt are stored as offsets from it ('@' and the time when inexact).
+local c = tonumber(v[3])
+local function at(x)
+  if x == false or x == nil or x == '' then return nil end
+  if string.byte(x, 1) == 64 then return tonumber(string.sub(x, 2)) end
+  return c + tonumber(x)
+end
+local function rel(t)
+  local d = t - c
+  if c + d == t then return fmt(d) end
+  return '@' .. fmt(t)
 end
 -- A time in the reply: an integer reply, false (nil) for none, text if not a whole number of ms.
 local function out(n)
@@ -37,8 +46,8 @@ local idle = tonumber(ARGV[3])
 local warn_before = tonumber(ARGV[4])
 local granularity = tonumber(ARGV[5])
 local sub, pol, a = v[1], v[2], v[9] or '{}'
-local c, la, ls, ie, ae = num(v[3]), num(v[4]), num(v[5]), num(v[6]), num(v[7])
-local w, e, r = num(v[8]), num(v[10]), v[11] or ''
+local la, ls, ie, ae = at(v[4]), at(v[5]), at(v[6]), at(v[7])
+local w, e, r = at(v[8]), at(v[10]), v[11] or ''
 
 if e ~= nil then
   return {'ended', '', sub, pol, out(c), out(la), out(ls), out(ie), out(ae), out(w), a, out(e), r}
@@ -47,7 +56,7 @@ end
 local old_end = math.min(ie, ae)
 if now >= old_end then
   if ae <= ie then r = 'absolute_timeout' else r = 'idle_timeout' end
-  redis.call('HSET', key, 'e', fmt(old_end), 'r', r)
+  redis.call('HSET', key, 'e', rel(old_end), 'r', r)
   redis.call('HDEL', key, 'w')
   return {'ended', 'n', sub, pol, out(c), out(la), out(ls), out(ie), out(ae), false, a, out(old_end), r}
 end
@@ -63,17 +72,18 @@ if ARGV[2] == 'active' and next_ie - ie >= granularity and next_ie > ie then
   if new_end ~= old_end then
     if warn_before > 0 then w = new_end - warn_before else w = nil end
   end
+  local at_now = rel(now)
   if w ~= nil then
-    redis.call('HSET', key, 'la', fmt(now), 'ls', fmt(now), 'ie', fmt(ie), 'w', fmt(w))
+    redis.call('HSET', key, 'a', at_now, 'l', at_now, 'i', rel(ie), 'w', rel(w))
   else
-    redis.call('HSET', key, 'la', fmt(now), 'ls', fmt(now), 'ie', fmt(ie))
+    redis.call('HSET', key, 'a', at_now, 'l', at_now, 'i', rel(ie))
     redis.call('HDEL', key, 'w')
   end
   if new_end > old_end and in_warning then flags = flags .. 'x' end
   if w ~= nil and not had_warning then flags = flags .. 'w' end
 elseif seen_moves then
   ls = now
-  redis.call('HSET', key, 'ls', fmt(now))
+  redis.call('HSET', key, 'l', rel(now))
 end
 return {'live', flags, sub, pol, out(c), out(la), out(ls), out(ie), out(ae), out(w), a, false, ''}
 `,

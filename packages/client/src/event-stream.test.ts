@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeTime, settle } from '../test/support/fake-time.js';
+import { openEventStream } from './event-stream.js';
+import type { PushEvent } from './transport.js';
+
+function streamOf(chunks: string[], seen: RequestInit[] = []) {
+  const time = new FakeTime();
+  const got: Array<PushEvent | 'ready' | { closed: boolean }> = [];
+  const channel = openEventStream(
+    {
+      baseUrl: 'https://vigil.test/',
+      token: 'tok',
+      fetch: async (_input, init) => {
+        seen.push(init ?? {});
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+            controller.close();
+          },
+        });
+        return new Response(body, { status: 200 });
+      },
+      timers: time,
+      timeoutMs: 1000,
+    },
+    {
+      ready: () => got.push('ready'),
+      event: (event) => got.push(event),
+      closed: (closed) => got.push({ closed }),
+    },
+  );
+  return { got, channel };
+}
+
+const status = { idleExpiresInMs: 1, absoluteExpiresInMs: 2, warnInMs: 0, heartbeatIntervalMs: 3 };
+
+describe('the event stream', () => {
+  it('parses events split across chunks, with CRLF, skipping comments', async () => {
+    const seen: RequestInit[] = [];
+    const text = `: ping\n\nevent: status\ndata: ${JSON.stringify(status)}\r\n\r\nevent: warning\ndata: ${JSON.stringify(status)}\n\n: ping\n\nevent: ended\ndata: {"reason":"revoked","endedAt":"x"}\n\n`;
+    const { got } = streamOf([text.slice(0, 20), text.slice(20, 77), text.slice(77)], seen);
+    await settle();
+    assert.deepEqual(got, [
+      'ready',
+      { kind: 'status', status },
+      { kind: 'warning', status },
+      { kind: 'ended', reason: 'revoked' },
+      { closed: true },
+    ]);
+    const headers = new Headers(seen[0]?.headers);
+    assert.equal(headers.get('authorization'), 'Bearer tok');
+    assert.equal(headers.get('accept'), 'text/event-stream');
+  });
+
+  it('is not ready, and says so when it closes, without a status', async () => {
+    const { got } = streamOf(['<html>not a stream</html>']);
+    await settle();
+    assert.deepEqual(got, [{ closed: false }]);
+  });
+});

@@ -1,0 +1,97 @@
+import { type ResolvedRetry, retryDelay } from './backoff.js';
+import type { Channel, ChannelHandlers } from './channel.js';
+import { openEventStream } from './event-stream.js';
+import { openSocket } from './socket-channel.js';
+import type { Transport, TransportOptions } from './transport.js';
+
+export type TransportKind = 'websocket' | 'sse' | 'http';
+
+export interface PushOptions extends TransportOptions {
+  /** Best first. HTTP is always the last resort: reads and logout use it, and heartbeats without a socket. */
+  transports: ReadonlyArray<TransportKind>;
+  /** Missing (an old browser, Node): no `websocket`. */
+  WebSocket?: typeof WebSocket | undefined;
+  retry: ResolvedRetry;
+  random: () => number;
+}
+
+/**
+ * Gives an HTTP transport the push channels of `options.transports`. `listen()` opens the best one;
+ * one that fails before it ever worked gives way to the next at once. A channel that worked and then
+ * closed is reopened, best first, after a backoff; while a lesser one is in use, the better ones are
+ * tried again after a growing backoff. Heartbeats go over the socket while one is usable, else HTTP:
+ * the app sees the same statuses and events whichever carries them.
+ */
+export function withPush(http: Transport, options: PushOptions): Transport {
+  const { timers, WebSocket: Socket } = options;
+  const openers = options.transports.flatMap((kind) =>
+    kind === 'websocket' && Socket
+      ? [(on: ChannelHandlers) => openSocket(options, Socket, on)]
+      : kind === 'sse'
+        ? [(on: ChannelHandlers) => openEventStream(options, on)]
+        : [],
+  );
+  let current: Channel | undefined;
+
+  return {
+    ...http,
+    heartbeat: (body) => current?.beat?.(body) ?? http.heartbeat(body),
+    listen(onEvent) {
+      /** The index of the channel in use; `openers.length` for none. */
+      let level = openers.length;
+      let attempt = 0;
+      let timer: unknown;
+      let probe: Channel | undefined;
+      let stopped = false;
+
+      const later = (): void => {
+        timers.clearTimeout(timer);
+        timer = timers.setTimeout(
+          () => tryFrom(0),
+          retryDelay(attempt++, options.retry, null, options.random),
+        );
+      };
+      const tryFrom = (i: number): void => {
+        if (i >= level) {
+          if (level) later();
+          return;
+        }
+        const channel: Channel = (openers[i] as (typeof openers)[0])({
+          ready() {
+            if (stopped) return channel.close();
+            const old = current;
+            current = channel;
+            probe = undefined;
+            old?.close();
+            level = i;
+            if (i) later();
+            else attempt = 0;
+          },
+          event(event) {
+            if (!stopped) onEvent(event);
+          },
+          closed(wasReady) {
+            if (stopped) return;
+            if (channel === current) {
+              current = undefined;
+              level = openers.length;
+              later();
+            } else if (!wasReady) {
+              tryFrom(i + 1);
+            }
+          },
+        });
+        probe = channel;
+      };
+
+      tryFrom(0);
+      return () => {
+        stopped = true;
+        timers.clearTimeout(timer);
+        probe?.close();
+        current?.close();
+        current = undefined;
+      };
+    },
+  };
+}
