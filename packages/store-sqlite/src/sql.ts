@@ -81,12 +81,18 @@ export const SQL = {
    * what the touch was decided on (live, same deadline, last-seen time and warning time), so it is
    * as atomic as read-decide-write under the lock. When another process got there first it changes
    * nothing, and the store redoes the touch under the write lock.
+   *
+   * It names no indexed column, so SQLite writes the row's one table page and no index entry: the
+   * warning's entry stays where it is, which is right whenever the touch keeps a warning pending
+   * (the entry is at or before the new time) or keeps none (there is no entry). The last condition
+   * says so; when it does not hold, the touch changes nothing and is redone under the write lock,
+   * where `update` moves the entry. A test reads this statement's bytecode for index writes.
    */
   touchIfUnchanged: `UPDATE sessions SET last_activity_at = @lastActivityAt, last_seen_at = @lastSeenAt,
-    idle_expires_at = @idleExpiresAt, warn_at = @warnAt,
-    warn_due_at = CASE WHEN @warnAt IS NULL THEN NULL ELSE coalesce(warn_due_at, @warnAt) END
+    idle_expires_at = @idleExpiresAt, warn_at = @warnAt
     WHERE id = @id AND ended_at IS NULL AND last_seen_at = @wasSeenAt
-      AND idle_expires_at = @wasIdleExpiresAt AND warn_at IS @wasWarnAt`,
+      AND idle_expires_at = @wasIdleExpiresAt AND warn_at IS @wasWarnAt
+      AND (warn_due_at IS NULL) = (@warnAt IS NULL)`,
 
   /** Moves an early expiry entry to the session's true deadline. */
   moveExpiryDue: 'UPDATE sessions SET expiry_due_at = expires_at WHERE id = ?',
@@ -127,7 +133,11 @@ export const SQL = {
   countLive: `SELECT policy, count(*) AS live FROM sessions
     WHERE ended_at IS NULL AND expires_at > ? GROUP BY policy`,
 
-  /** Per-commit durability: touches relax it for their own commit (see SqliteStore#touch). */
+  /**
+   * Per-commit durability: touches relax it (see SqliteStore#touch). Run with `exec`, never
+   * prepared once: SQLite applies a PRAGMA when it compiles it, so a prepared one's first run does
+   * nothing (later runs recompile it). `exec` compiles it each time, and costs less.
+   */
   syncNormal: 'PRAGMA synchronous = NORMAL',
   syncFull: 'PRAGMA synchronous = FULL',
 

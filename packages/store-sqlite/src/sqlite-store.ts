@@ -36,7 +36,10 @@ export interface SqliteStoreOptions {
 export interface SqliteStoreSettings {
   /** `wal` for a file (`memory` for `:memory:`). */
   journalMode: string;
-  /** `full`: every commit is synced before it resolves. */
+  /**
+   * `full`: every commit is synced before it resolves; `normal` right after a written touch, until
+   * the next call that is not a touch (only touches commit unsynced, see `SqliteStore#touch`).
+   */
   synchronous: 'off' | 'normal' | 'full' | 'extra';
   busyTimeoutMs: number;
   /** Migrations applied (`PRAGMA user_version`). */
@@ -219,6 +222,11 @@ export class SqliteStore implements Store {
   #checkpointer: WalCheckpointer | null = null;
   #writesBeforeCheckpointer = CHECKPOINTER_AFTER_WRITES;
   #tokens: SqliteTokenStore | undefined;
+  /**
+   * Whether the connection runs at `synchronous = NORMAL` now: touches leave it there for the next
+   * touch; every other call (`#run`) sets FULL again before it starts (see `touch`).
+   */
+  #relaxed = false;
 
   readonly #insert: Database.Statement<[InsertParams]>;
   readonly #selectById: Database.Statement<[string], SessionRow>;
@@ -234,14 +242,6 @@ export class SqliteStore implements Store {
   readonly #deleteBySeq: Database.Statement<[number]>;
   readonly #countLive: Database.Statement<[number], { policy: string; live: number }>;
   readonly #ping: Database.Statement<[]>;
-  readonly #syncNormal: Database.Statement<[]>;
-  readonly #syncFull: Database.Statement<[]>;
-  readonly #settings: {
-    journalMode: Database.Statement<[], string>;
-    synchronous: Database.Statement<[], number>;
-    busyTimeout: Database.Statement<[], number>;
-    userVersion: Database.Statement<[], number>;
-  };
 
   readonly #createTx: Database.Transaction<
     (record: SessionRecord, options: CreateOptions) => SessionRecord[]
@@ -282,14 +282,6 @@ export class SqliteStore implements Store {
       this.#deleteBySeq = db.prepare(SQL.deleteBySeq);
       this.#countLive = db.prepare(SQL.countLive);
       this.#ping = db.prepare(SQL.ping);
-      this.#syncNormal = db.prepare(SQL.syncNormal);
-      this.#syncFull = db.prepare(SQL.syncFull);
-      this.#settings = {
-        journalMode: db.prepare<[], string>(SQL.journalMode).pluck(),
-        synchronous: db.prepare<[], number>(SQL.synchronous).pluck(),
-        busyTimeout: db.prepare<[], number>(SQL.busyTimeout).pluck(),
-        userVersion: db.prepare<[], number>(SQL.userVersion).pluck(),
-      };
     } catch (error) {
       db.close();
       throw toStoreError('open', error);
@@ -379,21 +371,31 @@ export class SqliteStore implements Store {
 
   /** Token mode's state, in the same file on the same connection; its tables are made on first call. */
   tokenStore(): SqliteTokenStore {
-    this.#tokens ??= this.#run('tokenStore', () => new SqliteTokenStore(this.#db));
+    // On this connection: each of its calls first sets FULL again after a touch, as `#run` does.
+    this.#tokens ??= this.#run('tokenStore', () => new SqliteTokenStore(this.#db, () => this.#durable()));
     return this.#tokens;
   }
 
-  /** How the connection runs now, read back from SQLite (WAL, synchronous, busy timeout, schema). */
+  /**
+   * How the connection runs now, read back from SQLite (WAL, synchronous, busy timeout, schema).
+   * It changes nothing: right after a written touch `synchronous` is `normal` (see `touch`).
+   */
   get settings(): SqliteStoreSettings {
-    return this.#run('settings', () => {
-      const { journalMode, synchronous, busyTimeout, userVersion } = this.#settings;
-      return {
-        journalMode: journalMode.get() ?? 'unknown',
-        synchronous: SYNCHRONOUS[synchronous.get() ?? 0] ?? 'off',
-        busyTimeoutMs: busyTimeout.get() ?? 0,
-        schemaVersion: userVersion.get() ?? 0,
-      };
-    });
+    return this.#run(
+      'settings',
+      () => {
+        // Prepared on each read: SQLite evaluates a PRAGMA while compiling it, so one prepared
+        // earlier answers its first run with the value it had then.
+        const read = <T>(sql: string) => this.#db.prepare<[], T>(sql).pluck().get();
+        return {
+          journalMode: read<string>(SQL.journalMode) ?? 'unknown',
+          synchronous: SYNCHRONOUS[read<number>(SQL.synchronous) ?? 0] ?? 'off',
+          busyTimeoutMs: read<number>(SQL.busyTimeout) ?? 0,
+          schemaVersion: read<number>(SQL.userVersion) ?? 0,
+        };
+      },
+      { relaxed: true },
+    );
   }
 
   async create(record: SessionRecord, options: CreateOptions): Promise<{ evicted: SessionRecord[] }> {
@@ -419,22 +421,32 @@ export class SqliteStore implements Store {
   }
 
   async touch(id: string, params: TouchParams): Promise<TouchResult> {
-    return this.#run('touch', () => {
-      const row = this.#selectById.get(id);
-      if (row === undefined) return { kind: 'unknown' };
-      const decision = applyTouch(toRecord(row), params);
-      // A coalesced touch (or one on a session already ended) writes nothing and takes no lock.
-      if (!mustWrite(decision)) return touchResult(decision);
-      if (decision.kind === 'ended') return this.#touchTx.immediate(id, params);
-      // A touch that only moves `lastSeenAt` or the idle deadline commits without waiting for fsync
-      // (WAL + NORMAL): a power cut may lose it and end the session early, never late — Principle 3
-      // allows that for touches, and it is ~4x the written heartbeats per second (no fsync wait). It
-      // stays ordered in the WAL: the next FULL commit (a creation, an end) or checkpoint syncs it.
-      this.#syncNormal.run();
-      try {
-        // One statement, no transaction, one page written; if the row moved since it was read
-        // (another process), the touch is redone under the write lock.
+    return this.#run(
+      'touch',
+      () => {
+        const row = this.#selectById.get(id);
+        if (row === undefined) return { kind: 'unknown' };
+        const decision = applyTouch(toRecord(row), params);
+        // A coalesced touch (or one on a session already ended) writes nothing and takes no lock.
+        if (!mustWrite(decision)) return touchResult(decision);
         const { record } = decision;
+        // An end, a touch that arms a warning again (its last one was claimed) or drops one (it
+        // moves the warning's index entry, see `SQL.touchIfUnchanged`): under the write lock,
+        // synced. The last two are rare.
+        if (decision.kind === 'ended' || (row.warn_at === null) !== (record.warnAt === null)) {
+          return this.#lockedTouch(id, params);
+        }
+        // A touch that only moves `lastSeenAt` or the idle deadline commits without waiting for
+        // fsync (WAL + NORMAL): a power cut may lose it and end the session early, never late —
+        // Principle 3 allows that for touches, and it is ~4x the written heartbeats per second (no
+        // fsync wait). It stays ordered in the WAL: the next FULL commit (a creation, an end) or
+        // checkpoint syncs it. The connection stays at NORMAL for the next touch (heartbeats come
+        // in runs): every other call sets FULL again before it starts (`#run`, `#lockedTouch`, the
+        // token store), so only this one statement ever commits at NORMAL. That saves two PRAGMA
+        // statements per written touch.
+        this.#relax();
+        // One statement, no transaction, one table page written and no index entry; if the row
+        // moved since it was read (another process), the touch is redone under the write lock.
         const written = this.#touchIfUnchanged.run({
           id,
           lastActivityAt: record.lastActivityAt,
@@ -446,12 +458,10 @@ export class SqliteStore implements Store {
           wasWarnAt: row.warn_at,
         });
         this.#wrote();
-        if (written.changes === 1) return touchResult(decision);
-        return this.#touchTx.immediate(id, params);
-      } finally {
-        this.#syncFull.run();
-      }
-    });
+        return written.changes === 1 ? touchResult(decision) : this.#lockedTouch(id, params);
+      },
+      { relaxed: true },
+    );
   }
 
   async end(id: string, reason: ManualEndReason, now: number): Promise<SessionLookup> {
@@ -507,10 +517,14 @@ export class SqliteStore implements Store {
     this.#db.close();
   }
 
-  /** Runs one operation: refused once closed, SQLite outages turned into `StoreUnavailableError`. */
-  #run<T>(operation: string, body: () => T): T {
+  /**
+   * Runs one operation: refused once closed, SQLite outages turned into `StoreUnavailableError`,
+   * and durable (`synchronous = FULL`) unless it is a touch (`relaxed`), which sets what it needs.
+   */
+  #run<T>(operation: string, body: () => T, { relaxed = false } = {}): T {
     if (this.#closed) throw new StoreUnavailableError(`SQLite store: ${operation} after close`);
     try {
+      if (!relaxed) this.#durable();
       return body();
     } catch (error) {
       if (error instanceof Database.SqliteError && UNWRITABLE_CODES.test(error.code)) {
@@ -518,6 +532,26 @@ export class SqliteStore implements Store {
       }
       throw toStoreError(operation, error);
     }
+  }
+
+  /** A touch read, decided and written under the write lock, synced: see `touch`. */
+  #lockedTouch(id: string, params: TouchParams): TouchResult {
+    this.#durable();
+    return this.#touchTx.immediate(id, params);
+  }
+
+  /** Makes the connection's next commits synced before they return (after touches relaxed it). */
+  #durable(): void {
+    if (!this.#relaxed) return;
+    this.#db.exec(SQL.syncFull);
+    this.#relaxed = false;
+  }
+
+  /** Lets the connection's next commits return before fsync: for touches only (see `touch`). */
+  #relax(): void {
+    if (this.#relaxed) return;
+    this.#db.exec(SQL.syncNormal);
+    this.#relaxed = true;
   }
 
   /** The session as it is at `now`, recording an expiry it finds. Runs inside a write transaction. */

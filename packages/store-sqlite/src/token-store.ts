@@ -156,6 +156,7 @@ function migrate(db: Database.Database): void {
  */
 export class SqliteTokenStore implements TokenStore {
   readonly #db: Database.Database;
+  readonly #durable: () => void;
   readonly #insertFamily: Database.Statement<[Omit<NewRefreshFamily, 'issuedAt'>]>;
   readonly #insertKey: Database.Statement<[StoredSigningKey]>;
   readonly #selectKeys: Database.Statement<[], KeyRow>;
@@ -163,9 +164,14 @@ export class SqliteTokenStore implements TokenStore {
   readonly #rotateTx: Database.Transaction<(request: RotateRequest) => RotateOutcome>;
   readonly #purgeTx: Database.Transaction<(now: number, limit: number) => number>;
 
-  /** On a connection the caller owns and closes (the session store's); creates the tables if missing. */
-  constructor(db: Database.Database) {
+  /**
+   * On a connection the caller owns and closes (the session store's); creates the tables if missing.
+   * `durable` runs before every call: the session store's sets `synchronous = FULL` again there if
+   * touches left the shared connection at NORMAL, so no token write commits without fsync.
+   */
+  constructor(db: Database.Database, durable: () => void = () => {}) {
     this.#db = db;
+    this.#durable = durable;
     try {
       migrate(db);
       this.#insertFamily = db.prepare(TOKEN_SQL.insertFamily);
@@ -239,6 +245,7 @@ export class SqliteTokenStore implements TokenStore {
   #run<T>(operation: string, body: () => T): T {
     if (!this.#db.open) throw new StoreUnavailableError(`SQLite token store: ${operation} after close`);
     try {
+      this.#durable();
       return body();
     } catch (error) {
       throw toStoreError(operation, error);

@@ -212,7 +212,9 @@ describe('SqliteStore: durability and sharing', () => {
     assert.equal(version(), before, 'no commit by another connection');
     await store.touch(session.id, touchParams(policy, 'active', T0 + 5 * SECOND));
     assert.notEqual(version(), before);
-    assert.equal(store.settings.synchronous, 'full', 'a touch relaxes durability for its own commit only');
+    assert.equal(store.settings.synchronous, 'normal', 'a written touch commits without fsync');
+    await store.get(session.id, T0 + 6 * SECOND);
+    assert.equal(store.settings.synchronous, 'full', 'any other call is synced again');
     watcher.close();
     await store.close();
   });

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createSession,
+  newRefreshToken,
   newSessionToken,
+  refreshFamilyId,
+  refreshTokenHash,
   resolvePolicy,
   type SessionRecord,
   sessionIdFor,
@@ -18,7 +21,9 @@ import { MIGRATIONS, SQL } from '../src/sql.js';
 
 // What makes a written heartbeat cheap on SQLite (sql.ts migration 2, SqliteStore#touch and
 // checkpointer.ts): touches leave the sweeper's index entries where they are, write in one guarded
-// statement, and checkpoints run off the event loop. Each must keep every answer the same.
+// statement that writes no index, leave the connection at synchronous = NORMAL only for the next
+// touch, and checkpoints run off the event loop. Each must keep every answer (and every guarantee)
+// the same.
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
@@ -202,5 +207,85 @@ describe('SqliteStore: touches and the sweeper indexes', () => {
     const last = await again.get(sessions[0]?.id ?? '', T0 + 110 * SECOND);
     assert.equal(last.kind === 'live' && last.record.lastActivityAt, T0 + 108_100);
     await again.close();
+  });
+
+  it('the one-statement touch write changes no index entry; the full write does', () => {
+    const db = new Database(':memory:');
+    for (const migration of MIGRATIONS) db.exec(migration);
+    const params = {
+      id: 'x',
+      lastActivityAt: 1,
+      lastSeenAt: 1,
+      idleExpiresAt: 1,
+      warnAt: 1,
+      endedAt: null,
+      reason: null,
+      wasSeenAt: 0,
+      wasIdleExpiresAt: 0,
+      wasWarnAt: 0,
+    };
+    /** The indexes a statement's bytecode deletes from or inserts into. */
+    const indexWrites = (sql: string) => {
+      const named = Object.fromEntries(Object.entries(params).filter(([key]) => sql.includes(`@${key}`)));
+      const program = db.prepare(`EXPLAIN ${sql}`).all(named) as { opcode: string }[];
+      return program.filter((op) => op.opcode === 'IdxDelete' || op.opcode === 'IdxInsert');
+    };
+    assert.deepEqual(indexWrites(SQL.touchIfUnchanged), [], 'a touch writes the table page only');
+    assert.ok(
+      indexWrites(SQL.update).length > 0,
+      'the full write moves the warning entry (the check can fail)',
+    );
+    db.close();
+  });
+
+  it('only a written touch commits at synchronous = NORMAL; every other call is synced again first', async () => {
+    const store = await SqliteStore.open({ path: freshPath() });
+    const sessions = Array.from({ length: 3 }, (_, i) => record(`d${i}`));
+    const [one, two, three] = sessions as [SessionRecord, SessionRecord, SessionRecord];
+    let now = T0;
+    const touched = async () => {
+      now += 2 * SECOND;
+      await store.touch(one.id, active(now));
+      assert.equal(store.settings.synchronous, 'normal', 'the touch relaxed the connection');
+    };
+    // The first written touch after opening too (a prepared PRAGMA's first run does nothing).
+    for (const r of sessions) await store.create(r, { maxSessions: null });
+    const calls: [string, () => Promise<unknown>][] = [
+      ['create', () => store.create(record('d3', now), { maxSessions: 1 })],
+      ['get', () => store.get(two.id, now)],
+      ['end', () => store.end(two.id, 'logout', now)],
+      ['endAllForSubject', () => store.endAllForSubject('d3', 'revoked', now)],
+      ['listBySubject', () => store.listBySubject('d0', now)],
+      ['claimExpired', () => store.claimExpired(now, 10)],
+      ['claimWarnings', () => store.claimWarnings(now, 10)],
+      ['purgeEnded', () => store.purgeEnded(now - SECOND, 10)],
+      ['countLive', () => store.countLive(now)],
+      ['ping', () => store.ping()],
+      [
+        'tokenStore().issueFamily',
+        async () => {
+          const { token, parts } = newRefreshToken('s'.repeat(43));
+          await store.tokenStore().issueFamily({
+            sessionId: parts.sessionId,
+            familyId: refreshFamilyId(parts.family),
+            tokenHash: refreshTokenHash(token),
+            issuedAt: now,
+            expiresAt: now + 60 * SECOND,
+          });
+        },
+      ],
+      ['tokenStore().listSigningKeys', () => store.tokenStore().listSigningKeys()],
+      // A touch that ends its session records an end: synced.
+      ['touch (ending)', () => store.touch(three.id, active(T0 + 10 * 60 * SECOND))],
+    ];
+    for (const [name, call] of calls) {
+      await touched();
+      await call();
+      assert.equal(store.settings.synchronous, 'full', `${name} runs synced`);
+    }
+    // A coalesced touch writes nothing and leaves the level as it was.
+    await store.touch(one.id, active(now + 100));
+    assert.equal(store.settings.synchronous, 'full');
+    await store.close();
   });
 });

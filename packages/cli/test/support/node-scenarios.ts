@@ -3,6 +3,7 @@
 // its spec here).
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import WebSocket from 'ws';
 import { API_KEY, call, type RunningVigil, sleep } from '../helpers.js';
 import { createOn, eventually, heartbeat, metric, nodesOn, openStream, webhookReceiver } from './nodes.js';
 
@@ -10,8 +11,8 @@ type T = Pick<TestContext, 'after' | 'diagnostic'>;
 
 /**
  * A session made on A lives on B; a revocation on A is refused on B at the very next request (the
- * store is the truth) and B's stream hears it within 1 s (cross-node events); a logout on B is
- * refused on A.
+ * store is the truth), and B's event stream and B's WebSocket hear it within 1 s (cross-node
+ * events; the socket closes with 4401 and the reason); a logout on B is refused on A.
  */
 export async function sessionsAcrossTwoNodes(t: T, spec: string): Promise<void> {
   const [a, b] = (await nodesOn(t, spec, 2)) as [RunningVigil, RunningVigil];
@@ -25,6 +26,11 @@ export async function sessionsAcrossTwoNodes(t: T, spec: string): Promise<void> 
   const stream = await openStream(b.url, alice.token);
   t.after(() => stream.close());
   await stream.waitFor('status', 2000);
+  const socket = await openSocket(b.url, alice.token);
+  t.after(() => socket.terminate());
+  const socketClosed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+    socket.once('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })),
+  );
   const revokedAt = Date.now();
   assert.equal((await call(a.url, 'DELETE', `/v1/sessions/${alice.id}`, { auth: API_KEY })).status, 204);
   const refused = await heartbeat(b, alice.token);
@@ -35,6 +41,12 @@ export async function sessionsAcrossTwoNodes(t: T, spec: string): Promise<void> 
   assert.equal(ended.data.reason, 'revoked');
   t.diagnostic(`B's stream heard the revocation on A ${ended.at - revokedAt} ms after it was sent`);
   assert.ok(ended.at - revokedAt < 1000, `B's stream heard the revocation after ${ended.at - revokedAt} ms`);
+  const close = await socketClosed;
+  assert.deepEqual([close.code, close.reason], [4401, 'revoked']);
+  assert.ok(
+    close.at - revokedAt < 1000,
+    `B's socket was closed ${close.at - revokedAt} ms after the revocation`,
+  );
 
   const bob = await createOn(b, 'bob');
   assert.equal((await heartbeat(a, bob.token)).status, 200);
@@ -44,6 +56,20 @@ export async function sessionsAcrossTwoNodes(t: T, spec: string): Promise<void> 
   assert.equal(bobOnA.body.error.reason, 'logout');
 
   for (const node of [a, b]) assert.equal((await node.stop()).code, 0, node.output());
+}
+
+/** A `/v1/ws` socket to `base` for `token`, open once its first status has come. */
+function openSocket(base: string, token: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/ws`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    socket.once('message', () => resolve(socket));
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`upgrade refused: ${response.statusCode}`)),
+    );
+  });
 }
 
 /**
