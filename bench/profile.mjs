@@ -11,7 +11,8 @@
 // throughput and the server's CPU time per request (user + system, from /proc): on a shared machine
 // that figure moves far less with other work than requests per second do. `--script FILE` runs FILE
 // (argv: the store spec; env: VIGIL_API_KEY; it prints "listening on URL ") instead of `vigil serve`,
-// for trying a variant of the server.
+// for trying a variant of the server. `--touch-granularity D` (default `0ms`: every beat written, as in
+// `npm run bench`; `1s` for coalesced touches).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     bare: { type: 'boolean', default: false },
     script: { type: 'string' },
     'cpu-only': { type: 'boolean', default: false },
+    'touch-granularity': { type: 'string', default: '0ms' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'vigil-profile-'));
@@ -44,7 +46,9 @@ const configPath = join(dir, 'config.json');
 writeFileSync(
   configPath,
   JSON.stringify({
-    policies: { default: { idleTimeout: '15m', absoluteTimeout: '8h' } },
+    policies: {
+      default: { idleTimeout: '15m', absoluteTimeout: '8h', touchGranularity: values['touch-granularity'] },
+    },
     heartbeatRateLimit: { burst: 1_000_000, perSecond: 1_000_000 },
   }),
 );

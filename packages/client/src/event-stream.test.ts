@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeTime, settle } from '../test/support/fake-time.js';
-import { openEventStream } from './event-stream.js';
+import { openEventStream, SILENT_STREAM_MS } from './event-stream.js';
 import type { PushEvent } from './transport.js';
 
-function streamOf(chunks: string[], seen: RequestInit[] = []) {
+function streamOf(chunks: string[], seen: RequestInit[] = [], { keepOpen = false } = {}) {
   const time = new FakeTime();
   const got: Array<PushEvent | 'ready' | { closed: boolean }> = [];
   const channel = openEventStream(
@@ -15,8 +15,10 @@ function streamOf(chunks: string[], seen: RequestInit[] = []) {
         seen.push(init ?? {});
         const body = new ReadableStream<Uint8Array>({
           start(controller) {
+            // As with a real fetch, aborting the request errors its body.
+            init?.signal?.addEventListener('abort', () => controller.error(init.signal?.reason));
             for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
-            controller.close();
+            if (!keepOpen) controller.close();
           },
         });
         return new Response(body, { status: 200 });
@@ -30,7 +32,7 @@ function streamOf(chunks: string[], seen: RequestInit[] = []) {
       closed: (closed) => got.push({ closed }),
     },
   );
-  return { got, channel };
+  return { got, channel, time };
 }
 
 const status = { idleExpiresInMs: 1, absoluteExpiresInMs: 2, warnInMs: 0, heartbeatIntervalMs: 3 };
@@ -51,6 +53,19 @@ describe('the event stream', () => {
     const headers = new Headers(seen[0]?.headers);
     assert.equal(headers.get('authorization'), 'Bearer tok');
     assert.equal(headers.get('accept'), 'text/event-stream');
+  });
+
+  it('closes a stream that stays silent past three server pings, so that it is reopened', async () => {
+    const { got, time } = streamOf([`event: status\ndata: ${JSON.stringify(status)}\n\n`], [], {
+      keepOpen: true,
+    });
+    await settle();
+    assert.deepEqual(got, ['ready', { kind: 'status', status }]);
+    await time.advance(SILENT_STREAM_MS - 1);
+    assert.equal(got.length, 2, 'still open just before the limit');
+    await time.advance(1);
+    await settle();
+    assert.deepEqual(got.at(-1), { closed: true });
   });
 
   it('is not ready, and says so when it closes, without a status', async () => {
