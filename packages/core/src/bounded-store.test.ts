@@ -53,4 +53,42 @@ describe('boundedStore', () => {
       kind: 'unknown',
     });
   });
+
+  it('bounds every call on its own: late starters, several hung calls, answered calls', async () => {
+    let answered = 0;
+    const store = storeWith({
+      ping: () => new Promise(() => {}),
+      get: async () => {
+        answered++;
+        return { kind: 'unknown' };
+      },
+    });
+    const bounded = boundedStore(store, { timeoutMs: 30 });
+    // A hung call started after an answered one still gets its full bound, and the answered one is
+    // never rejected afterwards.
+    assert.deepEqual(await bounded.get('x', 0), { kind: 'unknown' });
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    const order: string[] = [];
+    const first = bounded.ping().catch((error: { code?: string }) => order.push(`first ${error.code}`));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = bounded.ping().catch((error: { code?: string }) => order.push(`second ${error.code}`));
+    assert.deepEqual(await bounded.get('y', 0), { kind: 'unknown' });
+    await Promise.all([first, second]);
+    assert.deepEqual(order, ['first store_unavailable', 'second store_unavailable']);
+    assert.equal(answered, 2);
+    // Once nothing is pending, a new hung call is bounded too.
+    await assert.rejects(bounded.ping(), { code: 'store_unavailable' });
+  });
+
+  it('names the call that took too long', async () => {
+    const hung = storeWith({ touch: () => new Promise(() => {}) });
+    await assert.rejects(
+      boundedStore(hung, { timeoutMs: 20, label: 'redis' }).touch('x', {} as never),
+      (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'store_unavailable');
+        assert.match(error.message, /^redis: touch took longer than storeTimeout \(20 ms\)$/);
+        return true;
+      },
+    );
+  });
 });

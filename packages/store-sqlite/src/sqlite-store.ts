@@ -173,7 +173,7 @@ function openDatabase({
     throw toStoreError('open', error);
   }
   try {
-    if (!memory && !readonly) db.pragma('journal_mode = WAL');
+    if (!memory && !readonly) enableWal(db, busyTimeoutMs);
     // FULL, not WAL's usual NORMAL: with NORMAL a commit is not fsynced until the next checkpoint,
     // so a power cut or OS crash can roll back transactions we already acknowledged (a process kill
     // alone cannot: the OS still holds the writes). Principle 3 forbids losing an acknowledged
@@ -185,6 +185,28 @@ function openDatabase({
   } catch (error) {
     db.close();
     throw toStoreError('open', error);
+  }
+}
+
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * `journal_mode = WAL`, retried for up to `busyTimeoutMs` while another process holds the file:
+ * switching a new file to WAL can answer SQLITE_BUSY at once, without SQLite's busy handler, when
+ * several processes open it together (nodes starting at once, `vigil migrate` beside `vigil serve`).
+ * Opening is synchronous already, so the short waits between tries block like the open itself.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() >= deadline) throw error;
+      Atomics.wait(SLEEPER, 0, 0, 5 + Math.floor(Math.random() * 10));
+    }
   }
 }
 
