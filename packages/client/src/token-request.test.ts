@@ -69,6 +69,7 @@ describe('a token-mode request', () => {
     assert.equal(seen[0]?.init?.body, undefined);
     assert.equal((seen[0]?.init?.headers as Record<string, string> | undefined)?.['content-type'], undefined);
     assert.equal(seen[0]?.init?.credentials, 'include');
+    assert.equal(seen[0]?.init?.keepalive, true, 'a logout outlives a page that is leaving');
   });
 
   it('ends with the reason of a 401 session_ended, or the code of another 401', async () => {

@@ -1,5 +1,5 @@
 import { parseRetryAfter } from './backoff.js';
-import type { Outcome } from './transport.js';
+import { fetchVigil, type Outcome } from './transport.js';
 import type { SessionStatus, Timers } from './types.js';
 
 /** DESIGN: `tokens`. `refreshToken` is absent when the server put it in the HttpOnly cookie instead. */
@@ -36,17 +36,8 @@ export async function requestTokens(
   const controller = new AbortController();
   const timeout = options.timers.setTimeout(() => controller.abort(), options.timeoutMs);
   try {
-    const init: RequestInit = {
-      method,
-      headers: body
-        ? { accept: 'application/json', 'content-type': 'application/json' }
-        : { accept: 'application/json' },
-      signal: controller.signal,
-      cache: 'no-store',
-    };
-    if (body) init.body = JSON.stringify(body);
-    if (options.credentials) init.credentials = options.credentials;
-    const response = await options.fetch(`${options.baseUrl.replace(/\/+$/, '')}${path}`, init);
+    // No `token`: the refresh token travels in the body or the cookie, never in `Authorization`.
+    const response = await fetchVigil(options, path, 'application/json', controller.signal, method, body);
     return await interpret(response);
   } catch {
     return { kind: 'retry', retryAfterMs: null, httpStatus: 0 };

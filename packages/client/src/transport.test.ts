@@ -58,6 +58,7 @@ describe('transport', () => {
     assert.deepEqual(await t.logout({ warning: 'signed_out' }), { kind: 'done' });
     assert.deepEqual(await t.logout(), { kind: 'done' });
     assert.equal(seen[0]?.method, 'DELETE');
+    assert.equal(seen[0]?.keepalive, true, 'a logout outlives a page that is leaving');
     assert.equal(seen[0]?.body, '{"warning":"signed_out"}');
     const headers = seen.map((init) => new Headers(init.headers));
     assert.equal(headers[0]?.get('content-type'), 'application/json');

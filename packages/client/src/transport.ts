@@ -70,6 +70,9 @@ export function fetchVigil(
   // No content-type without a body: a JSON parser rejects an empty JSON body.
   if (body) headers['content-type'] = 'application/json';
   const init: RequestInit = { method, headers, signal, cache: 'no-store' };
+  // A logout is sent as the page may be leaving (a sign-out link navigates at once): `keepalive`
+  // lets it outlive the page, so the server session ends even then.
+  if (method === 'DELETE') init.keepalive = true;
   if (body) init.body = JSON.stringify(body);
   if (options.credentials) init.credentials = options.credentials;
   return options.fetch(urlOf(options, path), init);
