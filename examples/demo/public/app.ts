@@ -1,4 +1,6 @@
-import { acceptFrameActivity, createVigil, defineVigilWarning, type Vigil } from '@vigil/client';
+import { createVigil, type Vigil } from '@vigil/client';
+import { acceptFrameActivity } from '@vigil/client/frame';
+import { defineVigilWarning } from '@vigil/client/warning';
 
 const TOKEN_KEY = 'vigil-demo-token';
 const NAME_KEY = 'vigil-demo-name';

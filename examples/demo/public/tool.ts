@@ -1,4 +1,4 @@
-import { reportActivityToHost } from '@vigil/client';
+import { reportActivityToHost } from '@vigil/client/frame';
 
 // The tool knows nothing of Vigil's API or the session: it only tells its host page, and only that
 // page's origin, that its user is working. The host decides whether to believe it (allow-list).

@@ -28,12 +28,11 @@ export function watchActivity(
   const visibility = (): void => {
     if (targets.document.visibilityState === 'visible') (onVisible ?? onActivity)();
   };
-  for (const type of WINDOW_EVENTS) targets.window.addEventListener(type, onActivity, passive);
-  targets.window.addEventListener('scroll', onActivity, capture);
-  targets.document.addEventListener('visibilitychange', visibility, passive);
-  return () => {
-    for (const type of WINDOW_EVENTS) targets.window.removeEventListener(type, onActivity, passive);
-    targets.window.removeEventListener('scroll', onActivity, capture);
-    targets.document.removeEventListener('visibilitychange', visibility, passive);
+  const listeners = (method: 'addEventListener' | 'removeEventListener'): void => {
+    for (const type of WINDOW_EVENTS) targets.window[method](type, onActivity, passive);
+    targets.window[method]('scroll', onActivity, capture);
+    targets.document[method]('visibilitychange', visibility, passive);
   };
+  listeners('addEventListener');
+  return () => listeners('removeEventListener');
 }

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeTime, settle } from '../test/support/fake-time.js';
 import { openEventStream, SILENT_STREAM_MS } from './event-stream.js';
-import type { PushEvent } from './transport.js';
 
 function streamOf(chunks: string[], seen: RequestInit[] = [], { keepOpen = false } = {}) {
   const time = new FakeTime();
-  const got: Array<PushEvent | 'ready' | { closed: boolean }> = [];
+  const got: Array<[string, unknown] | 'closed'> = [];
   const channel = openEventStream(
     {
       baseUrl: 'https://vigil.test/',
@@ -27,9 +26,8 @@ function streamOf(chunks: string[], seen: RequestInit[] = [], { keepOpen = false
       timeoutMs: 1000,
     },
     {
-      ready: () => got.push('ready'),
-      event: (event) => got.push(event),
-      closed: (closed) => got.push({ closed }),
+      message: (type, data) => got.push([type, data]),
+      closed: () => got.push('closed'),
     },
   );
   return { got, channel, time };
@@ -44,11 +42,10 @@ describe('the event stream', () => {
     const { got } = streamOf([text.slice(0, 20), text.slice(20, 77), text.slice(77)], seen);
     await settle();
     assert.deepEqual(got, [
-      'ready',
-      { kind: 'status', status },
-      { kind: 'warning', status },
-      { kind: 'ended', reason: 'revoked' },
-      { closed: true },
+      ['status', status],
+      ['warning', status],
+      ['ended', { reason: 'revoked', endedAt: 'x' }],
+      'closed',
     ]);
     const headers = new Headers(seen[0]?.headers);
     assert.equal(headers.get('authorization'), 'Bearer tok');
@@ -60,17 +57,17 @@ describe('the event stream', () => {
       keepOpen: true,
     });
     await settle();
-    assert.deepEqual(got, ['ready', { kind: 'status', status }]);
+    assert.deepEqual(got, [['status', status]]);
     await time.advance(SILENT_STREAM_MS - 1);
-    assert.equal(got.length, 2, 'still open just before the limit');
+    assert.equal(got.length, 1, 'still open just before the limit');
     await time.advance(1);
     await settle();
-    assert.deepEqual(got.at(-1), { closed: true });
+    assert.deepEqual(got.at(-1), 'closed');
   });
 
-  it('is not ready, and says so when it closes, without a status', async () => {
+  it('delivers nothing from a body that is not an event stream, and closes', async () => {
     const { got } = streamOf(['<html>not a stream</html>']);
     await settle();
-    assert.deepEqual(got, [{ closed: false }]);
+    assert.deepEqual(got, ['closed']);
   });
 });

@@ -1,5 +1,5 @@
-import { type Channel, type ChannelHandlers, deliver } from './channel.js';
-import { fetchVigil, interpret, type TransportOptions } from './transport.js';
+import type { Channel, ChannelHandlers } from './channel.js';
+import { asStatus, fetchVigil, interpret, type TransportOptions } from './transport.js';
 
 /**
  * A stream that has said nothing for this long is taken for dead (a proxy or NAT dropped it without
@@ -10,12 +10,11 @@ export const SILENT_STREAM_MS = 45_000;
 /**
  * `GET /v1/events`, read with `fetch` rather than `EventSource`, so that a token can travel in
  * `Authorization`. Only what Vigil sends is parsed: an `event:` line, then one `data:` line of JSON;
- * comments (the server's keep-alive pings) are skipped. Usable once the first status arrives.
+ * comments (the server's keep-alive pings) are skipped.
  */
 export function openEventStream(options: TransportOptions, on: ChannelHandlers): Channel {
   const controller = new AbortController();
   const { timers } = options;
-  let ready = false;
   let watchdog: unknown;
   const heard = (): void => {
     timers.clearTimeout(watchdog);
@@ -25,8 +24,8 @@ export function openEventStream(options: TransportOptions, on: ChannelHandlers):
   const read = async (): Promise<void> => {
     const response = await fetchVigil(options, '/v1/events', 'text/event-stream', controller.signal);
     if (!response.ok || !response.body) {
-      const outcome = await interpret(response);
-      if (outcome.kind === 'ended') on.event(outcome);
+      const outcome = await interpret(response, asStatus);
+      if (outcome.kind === 'ended') on.message('ended', outcome);
       return;
     }
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -38,7 +37,7 @@ export function openEventStream(options: TransportOptions, on: ChannelHandlers):
       buffer = blocks.pop() ?? '';
       for (const block of blocks) {
         const [, type, data] = /^event: ?(\w+)\r?\ndata: ?(.*)/m.exec(block) ?? [];
-        if (type && data) ready = deliver(on, type, JSON.parse(data), ready);
+        if (type && data) on.message(type, JSON.parse(data));
       }
     }
   };
@@ -49,7 +48,7 @@ export function openEventStream(options: TransportOptions, on: ChannelHandlers):
     })
     .then(() => {
       timers.clearTimeout(watchdog);
-      on.closed(ready);
+      on.closed();
     });
   return { close: () => controller.abort() };
 }

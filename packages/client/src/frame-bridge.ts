@@ -27,7 +27,7 @@ export function acceptFrameActivity(
   options: AcceptFrameActivityOptions,
 ): () => void {
   const target = options.window ?? globalThis.window;
-  const clock = options.clock ?? { now: () => Date.now() };
+  const clock: Clock = options.clock ?? Date;
   const minIntervalMs = options.minIntervalMs ?? 500;
   // One entry per allowed origin at most: the map cannot grow with what strangers send.
   const lastAccepted = new Map<string, number>();
@@ -36,7 +36,7 @@ export function acceptFrameActivity(
     const { origin, data } = event as MessageEvent;
     if (!allowed.has(origin) || !isActivityMessage(data)) return;
     const now = clock.now();
-    if (now - (lastAccepted.get(origin) ?? Number.NEGATIVE_INFINITY) < minIntervalMs) return;
+    if (now - (lastAccepted.get(origin) ?? -Infinity) < minIntervalMs) return;
     lastAccepted.set(origin, now);
     vigil.reportActivity();
   };
@@ -66,10 +66,7 @@ export function reportActivityToHost(options: ReportActivityToHostOptions): () =
   const targets = options.activityTargets ?? defaultActivityTargets();
   const host = options.host ?? globalThis.window?.parent;
   if (!targets || !host) return () => {};
-  const timers: Timers = options.timers ?? {
-    setTimeout: (callback, ms) => setTimeout(callback, ms),
-    clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  };
+  const timers: Timers = options.timers ?? globalThis;
   const message: FrameActivityMessage = { vigil: 'activity', v: 1 };
   const throttle = createThrottle(
     () => host.postMessage(message, options.hostOrigin),

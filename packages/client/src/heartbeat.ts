@@ -20,10 +20,10 @@ export type BeatPlan = { kind: 'active' | 'sleeping'; at: number } | null;
 
 export function initialBeatState(): BeatState {
   return {
-    lastActivityAt: Number.NEGATIVE_INFINITY,
-    activitySentUpTo: Number.NEGATIVE_INFINITY,
-    lastActiveSentAt: Number.NEGATIVE_INFINITY,
-    lastSentAt: Number.NEGATIVE_INFINITY,
+    lastActivityAt: -Infinity,
+    activitySentUpTo: -Infinity,
+    lastActiveSentAt: -Infinity,
+    lastSentAt: -Infinity,
   };
 }
 

@@ -1,4 +1,4 @@
-import { type Channel, type ChannelHandlers, deliver } from './channel.js';
+import type { Channel, ChannelHandlers } from './channel.js';
 import { NETWORK_ERROR, type Outcome, type TransportOptions, tokenOf, urlOf } from './transport.js';
 
 /** The close code for "this session ended" (the reason is the close reason) or an unknown token. */
@@ -16,7 +16,6 @@ export function openSocket(
   on: ChannelHandlers,
 ): Channel {
   const waiting = new Map<unknown, (outcome: Outcome) => void>();
-  let ready = false;
   let closed = false;
   let sent = 0;
   let socket: WebSocket | undefined;
@@ -29,8 +28,8 @@ export function openSocket(
     // A heartbeat the socket took with it is retried (over HTTP, or the next socket) by the caller.
     for (const settle of waiting.values()) settle(ended ? { kind: 'ended', reason: ended } : NETWORK_ERROR);
     waiting.clear();
-    if (ended) deliver(on, 'ended', { reason: ended }, ready);
-    on.closed(ready);
+    if (ended) on.message('ended', { reason: ended });
+    on.closed();
   };
 
   try {
@@ -39,7 +38,7 @@ export function openSocket(
     socket = new Socket(url);
   } catch {
     // Blocked (a policy, a wrapper that refuses): failed before it was ever usable.
-    void Promise.resolve().then(() => close());
+    queueMicrotask(() => close());
     return { close };
   }
   const send = (message: object): void => socket?.send(JSON.stringify(message));
@@ -60,14 +59,15 @@ export function openSocket(
           : { kind: 'retry', retryAfterMs: error?.retryAfterMs ?? null, httpStatus: 503 },
       );
     } else if (type !== 'error') {
-      ready = deliver(on, type, rest, ready);
+      on.message(type, rest);
     }
   };
   socket.onclose = ({ code, reason }: CloseEvent) => close(code, reason);
 
   return {
+    // Only asked once the channel has worked (its first status), and never after it closed.
     beat(body) {
-      if (!ready || closed) return undefined;
+      if (closed) return undefined;
       return new Promise((resolve) => {
         const requestId = ++sent;
         // A socket that does not answer in time is dead: it is closed, and the next one opened.

@@ -1,3 +1,4 @@
+import { injected } from './injected.js';
 import type { Clock, SessionStatus, Timers } from './types.js';
 
 /** What tabs of one origin tell each other. Short keys: these cross the channel often. */
@@ -44,14 +45,11 @@ export interface Tabs {
  * tab is on its own and leads itself.
  */
 export function joinTabs(options: TabsOptions): Tabs {
-  const Channel =
-    options.BroadcastChannel === undefined
-      ? globalThis.BroadcastChannel
-      : (options.BroadcastChannel ?? undefined);
-  const locks =
-    options.locks === undefined
-      ? (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks
-      : (options.locks ?? undefined);
+  const Channel = injected(options.BroadcastChannel, globalThis.BroadcastChannel);
+  const locks = injected(
+    options.locks,
+    (globalThis.navigator as { locks?: LockManagerLike } | undefined)?.locks,
+  );
   const channel = Channel ? new Channel(options.name) : null;
   let closed = false;
   let leader = false;
@@ -85,7 +83,8 @@ export function joinTabs(options: TabsOptions): Tabs {
   if (channel) {
     channel.onmessage = (event: MessageEvent) => {
       const message = event.data as TabMessage | ElectionMessage | null;
-      if (closed || typeof message !== 'object' || message === null || typeof message.t !== 'string') return;
+      // Anything else on the channel (another version, another library) is not for us.
+      if (closed || typeof message?.t !== 'string') return;
       if (message.t === 'lead' || message.t === 'who' || message.t === 'bye') election?.onMessage(message);
       else options.onMessage(message);
     };

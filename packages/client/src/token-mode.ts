@@ -1,4 +1,5 @@
 import { type RetryOptions, resolveRetry, retryDelay } from './backoff.js';
+import { injected } from './injected.js';
 import { requestTokens, type TokenRequestOptions, type Tokens } from './token-request.js';
 import { defaultRefreshAfter, expiresWithSession } from './token-timing.js';
 import type { Outcome, Transport } from './transport.js';
@@ -91,11 +92,6 @@ const HANDOFF_MS = 50;
 /** `exp` is whole seconds: two copies of the "same" lifetime may differ by this much. */
 const EXP_ROUNDING_MS = 1000;
 
-const globalTimers: Timers = {
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /** Whether an answer for `held` also answers `wanted`. An active refresh is everything a sleeping one is. */
 function covers(held: Need, wanted: Need): boolean {
   return (
@@ -114,8 +110,9 @@ function covers(held: Need, wanted: Need): boolean {
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function createTokenMode(options: TokenModeOptions): TokenMode {
-  const clock = options.clock ?? { now: () => Date.now() };
-  const timers = options.timers ?? globalTimers;
+  // `Date` and the page itself are the default clock and timers.
+  const clock: Clock = options.clock ?? Date;
+  const timers: Timers = options.timers ?? globalThis;
   const refreshAfter = options.refreshAfter ?? defaultRefreshAfter;
   const retry = resolveRetry(options.retry);
   const random = options.random ?? Math.random;
@@ -129,12 +126,8 @@ export function createTokenMode(options: TokenModeOptions): TokenMode {
   };
   const tabs = options.tabs === false ? { locks: null, BroadcastChannel: null } : (options.tabs ?? {});
   const name = tabs.name ?? `vigil-token:${options.baseUrl}`;
-  const locks =
-    tabs.locks === undefined
-      ? (globalThis.navigator as { locks?: TokenLocks } | undefined)?.locks
-      : (tabs.locks ?? undefined);
-  const Channel =
-    tabs.BroadcastChannel === undefined ? globalThis.BroadcastChannel : (tabs.BroadcastChannel ?? undefined);
+  const locks = injected(tabs.locks, (globalThis.navigator as { locks?: TokenLocks } | undefined)?.locks);
+  const Channel = injected(tabs.BroadcastChannel, globalThis.BroadcastChannel);
   const channel = Channel ? new Channel(name) : null;
 
   let refreshToken = options.refreshToken ?? null;

@@ -2,7 +2,7 @@ import { type ResolvedRetry, retryDelay } from './backoff.js';
 import type { Channel, ChannelHandlers } from './channel.js';
 import { openEventStream } from './event-stream.js';
 import { openSocket } from './socket-channel.js';
-import type { Transport, TransportOptions } from './transport.js';
+import type { PushEvent, Transport, TransportOptions } from './transport.js';
 
 export type TransportKind = 'websocket' | 'sse' | 'http';
 
@@ -56,27 +56,32 @@ export function withPush(http: Transport, options: PushOptions): Transport {
           if (level) later();
           return;
         }
+        /** A channel works once the server's first status arrives (authenticated, not blocked). */
+        let worked = false;
         const channel: Channel = (openers[i] as (typeof openers)[0])({
-          ready() {
+          message(type, data) {
             if (stopped) return channel.close();
-            const old = current;
-            current = channel;
-            probe = undefined;
-            old?.close();
-            level = i;
-            if (i) later();
-            else attempt = 0;
+            if (type === 'ended') return onEvent({ kind: 'ended', reason: data.reason ?? 'unauthenticated' });
+            if (!worked) {
+              worked = true;
+              const old = current;
+              current = channel;
+              probe = undefined;
+              old?.close();
+              level = i;
+              if (i) later();
+              else attempt = 0;
+            }
+            // A status (`isSessionStatus` checks it before use), named by why it was sent.
+            onEvent({ kind: type, status: data } as PushEvent);
           },
-          event(event) {
-            if (!stopped) onEvent(event);
-          },
-          closed(wasReady) {
+          closed() {
             if (stopped) return;
             if (channel === current) {
               current = undefined;
               level = openers.length;
               later();
-            } else if (!wasReady) {
+            } else if (!worked) {
               tryFrom(i + 1);
             }
           },

@@ -50,6 +50,9 @@ export interface Transport {
 /** A network error or a timeout: worth retrying. */
 export const NETWORK_ERROR: Outcome = { kind: 'retry', retryAfterMs: null, httpStatus: 0 };
 
+/** Every outcome but `ok`, whose payload depends on the call (a status, or token mode's tokens). */
+export type Failure = Exclude<Outcome, { kind: 'ok' }>;
+
 export const tokenOf = (options: TransportOptions) =>
   typeof options.token === 'function' ? options.token() : options.token;
 
@@ -78,71 +81,73 @@ export function fetchVigil(
   return options.fetch(urlOf(options, path), init);
 }
 
-export function createTransport(options: TransportOptions): Transport {
-  async function call(method: string, path: string, body?: object): Promise<Outcome> {
-    const controller = new AbortController();
-    const timeout = options.timers.setTimeout(() => controller.abort(), options.timeoutMs);
-    try {
-      return await interpret(
-        await fetchVigil(options, path, 'application/json', controller.signal, method, body),
-      );
-    } catch {
-      return NETWORK_ERROR;
-    } finally {
-      options.timers.clearTimeout(timeout);
-    }
+/**
+ * One JSON call to Vigil, read as an outcome: `ok` is what `accept` makes of a 2xx body (undefined:
+ * not what Vigil sends, e.g. a captive portal's page, so the server was not really reached).
+ */
+export async function requestVigil<Ok>(
+  options: TransportOptions,
+  method: string,
+  path: string,
+  body: object | undefined,
+  accept: (json: unknown) => Ok | undefined,
+): Promise<Ok | Failure> {
+  const controller = new AbortController();
+  const timeout = options.timers.setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    return await interpret(
+      await fetchVigil(options, path, 'application/json', controller.signal, method, body),
+      accept,
+    );
+  } catch {
+    return NETWORK_ERROR as Failure;
+  } finally {
+    options.timers.clearTimeout(timeout);
   }
+}
 
+/**
+ * An answer as the SDK acts on it: `401` ends the session with the server's reason (or its code),
+ * `429` and `5xx` are worth retrying after `Retry-After`, other refusals are not.
+ */
+export async function interpret<Ok>(
+  response: Response,
+  accept: (json: unknown) => Ok | undefined,
+): Promise<Ok | Failure> {
+  const { status: httpStatus } = response;
+  if (httpStatus === 204) return { kind: 'done' };
+  if (httpStatus === 429 || httpStatus >= 500) {
+    return { kind: 'retry', retryAfterMs: parseRetryAfter(response.headers.get('retry-after')), httpStatus };
+  }
+  const json: unknown = await response.json().catch(() => null);
+  if (response.ok) return accept(json) ?? { kind: 'retry', retryAfterMs: null, httpStatus };
+  const error = (json as { error?: { code?: unknown; reason?: unknown } } | null)?.error;
+  const code = typeof error?.code === 'string' ? error.code : null;
+  if (httpStatus === 401) {
+    const reason = code === 'session_ended' && typeof error?.reason === 'string' && error.reason;
+    return { kind: 'ended', reason: reason || code || 'unauthenticated' };
+  }
+  return { kind: 'failed', httpStatus, code };
+}
+
+const STATUS_DURATIONS = ['idleExpiresInMs', 'absoluteExpiresInMs', 'warnInMs', 'heartbeatIntervalMs'];
+
+/** Whether a body is a status: the relative durations the SDK works from are all there. */
+export function isSessionStatus(value: unknown): value is SessionStatus {
+  return STATUS_DURATIONS.every(
+    (key) => typeof (value as Record<string, unknown> | null)?.[key] === 'number',
+  );
+}
+
+export const asStatus = (json: unknown): Outcome | undefined =>
+  isSessionStatus(json) ? { kind: 'ok', status: json } : undefined;
+
+export function createTransport(options: TransportOptions): Transport {
+  const call = (method: string, path: string, body?: object) =>
+    requestVigil(options, method, path, body, asStatus);
   return {
     heartbeat: (body) => call('POST', '/v1/heartbeat', body),
     read: () => call('GET', '/v1/session'),
     logout: (body) => call('DELETE', '/v1/session', body),
   };
-}
-
-export async function interpret(response: Response): Promise<Outcome> {
-  const { status } = response;
-  if (status === 204) return { kind: 'done' };
-  if (status >= 200 && status < 300) {
-    const json: unknown = await response.json();
-    if (!isSessionStatus(json)) return { kind: 'retry', retryAfterMs: null, httpStatus: status };
-    return { kind: 'ok', status: json };
-  }
-  if (status === 429 || status >= 500) {
-    return {
-      kind: 'retry',
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-      httpStatus: status,
-    };
-  }
-  const error = await errorOf(response);
-  if (status === 401) {
-    const reason =
-      error.code === 'session_ended' && error.reason ? error.reason : (error.code ?? 'unauthenticated');
-    return { kind: 'ended', reason };
-  }
-  return { kind: 'failed', httpStatus: status, code: error.code };
-}
-
-async function errorOf(response: Response): Promise<{ code: string | null; reason: string | null }> {
-  try {
-    const body = (await response.json()) as { error?: { code?: unknown; reason?: unknown } };
-    const code = typeof body.error?.code === 'string' ? body.error.code : null;
-    const reason = typeof body.error?.reason === 'string' ? body.error.reason : null;
-    return { code, reason };
-  } catch {
-    return { code: null, reason: null };
-  }
-}
-
-export function isSessionStatus(value: unknown): value is SessionStatus {
-  const v = value as Partial<SessionStatus> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.idleExpiresInMs === 'number' &&
-    typeof v.absoluteExpiresInMs === 'number' &&
-    typeof v.warnInMs === 'number' &&
-    typeof v.heartbeatIntervalMs === 'number'
-  );
 }

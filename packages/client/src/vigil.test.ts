@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { harness } from '../test/support/harness.js';
+import { countFetchAsActivity } from './fetch-activity.js';
 
 describe('warning timing', () => {
   for (const skewMs of [0, 3_600_000, -86_400_000]) {
@@ -326,7 +327,7 @@ describe('countFetchAsActivity', () => {
       return new Response('{}', { status: 200 });
     };
     try {
-      const h = harness({ countFetchAsActivity: true });
+      const h = harness({ countFetchAsActivity });
       await h.vigil.start();
       await h.time.advance(2000);
       await fetch('https://app.test/poll', { headers: { 'X-Vigil-Activity': 'passive' } });
@@ -348,7 +349,7 @@ describe('countFetchAsActivity', () => {
     globalThis.fetch = async () =>
       new Response(JSON.stringify({ error: { code: 'session_ended', reason: 'revoked' } }), { status: 401 });
     try {
-      const h = harness({ countFetchAsActivity: true });
+      const h = harness({ countFetchAsActivity });
       await h.vigil.start();
       await fetch('https://app.test/data');
       await h.time.advance(1);

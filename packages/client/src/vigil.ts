@@ -2,7 +2,7 @@ import { type ActivityTargets, defaultActivityTargets, watchActivity } from './a
 import { type RetryOptions, resolveRetry, retryDelay } from './backoff.js';
 import { type Deadlines, deadlinesOf, endReasonOf } from './deadlines.js';
 import { createEmitter, type Off } from './events.js';
-import { countFetchAsActivity } from './fetch-activity.js';
+import type { FetchActivityCounter } from './fetch-activity.js';
 import { type BeatConfig, initialBeatState, markActiveSent, planHeartbeat } from './heartbeat.js';
 import { joinTabs, type TabMessage, type Tabs, type TabsOptions } from './tabs.js';
 import { createThrottle, type Throttle } from './throttle.js';
@@ -31,8 +31,12 @@ export interface VigilOptions {
   params?: Record<string, unknown> | (() => Record<string, unknown> | undefined);
   /** Backoff for 5xx, 429 and network errors. */
   retry?: RetryOptions;
-  /** Count the app's own `fetch` calls as activity, and check the session when one answers `401`. */
-  countFetchAsActivity?: boolean;
+  /**
+   * Count the app's own `fetch` calls as activity, and check the session when one answers `401`: pass
+   * `countFetchAsActivity` from `@vigil/client/fetch` (a separate import, so apps that leave `fetch`
+   * alone do not ship it).
+   */
+  countFetchAsActivity?: FetchActivityCounter;
   /** A request that has not answered after this long counts as a network error. Default 10000. */
   requestTimeoutMs?: number;
   /** Act as one with the other tabs of this origin (default), or alone (`false`). */
@@ -77,9 +81,12 @@ export interface Vigil {
   status(): VigilStatus;
 }
 
-type Op =
-  | { kind: 'beat'; body: HeartbeatBody }
-  | { kind: 'read'; purpose: 'check' | 'probe' | 'warn' | 'end' };
+/**
+ * A request to Vigil: a heartbeat (its body), or a read of the session (`GET /v1/session`) named by
+ * why it is made — `check` (start, return, wake), `probe` (while heartbeats are disabled), `warn` and
+ * `end` (before warning or ending: the server may know better).
+ */
+type Op = HeartbeatBody | 'check' | 'probe' | 'warn' | 'end';
 
 /** A follower waits this much longer than the leader before acting on a deadline itself. */
 const FOLLOWER_GRACE_MS = 1000;
@@ -90,11 +97,6 @@ const EXTEND_FALLBACK_MS = 2000;
 const WATCHDOG_MS = 15_000;
 const VISIBLE_GAP_MS = 1000;
 
-const globalTimers: Timers = {
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /**
  * Creates the client; nothing happens until `start()`. The schedule lives in `replan()`: one timer
  * for the earliest of the end, the warning, a retry and the next heartbeat — recomputed from
@@ -102,8 +104,9 @@ const globalTimers: Timers = {
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function createVigil(options: VigilOptions): Vigil {
-  const clock = options.clock ?? { now: () => Date.now() };
-  const timers = options.timers ?? globalTimers;
+  // `Date` and the page itself are the default clock and timers.
+  const clock: Clock = options.clock ?? Date;
+  const timers: Timers = options.timers ?? globalThis;
   const random = options.random ?? Math.random;
   const retry = resolveRetry(options.retry);
   const driftThresholdMs = options.driftThresholdMs ?? 30_000;
@@ -118,7 +121,7 @@ export function createVigil(options: VigilOptions): Vigil {
   let warning = false;
   let warningReported = false;
   let beat = initialBeatState();
-  let lastContactAt = Number.NEGATIVE_INFINITY;
+  let lastContactAt = -Infinity;
   let inFlight = 0;
   let armed = false;
   let pendingRetry: { op: Op; attempt: number; at: number } | null = null;
@@ -161,14 +164,24 @@ export function createVigil(options: VigilOptions): Vigil {
     };
   }
 
-  // The hot path: a timestamp, and a flag test.
-  function onActivity(): void {
+  /** Activity here or in another tab: a timestamp, and a leader waiting for it checks in at once. */
+  function noteActivity(): void {
     beat.lastActivityAt = clock.now();
-    if (!leader) forward?.notify();
-    else if (armed) {
+    if (leader && armed) {
       armed = false;
       recheck(disabled ? retry.maxMs : (session?.heartbeatIntervalMs ?? 0));
     }
+  }
+
+  // The hot path: a timestamp, and a flag test.
+  function onActivity(): void {
+    noteActivity();
+    if (!leader) forward?.notify();
+  }
+
+  /** Activity the heartbeat interval held back: reported before any warning, never warned about. */
+  function hasUnsentActivity(): boolean {
+    return !disabled && beat.lastActivityAt > beat.activitySentUpTo;
   }
 
   function onVisible(): void {
@@ -182,7 +195,7 @@ export function createVigil(options: VigilOptions): Vigil {
     armed = false;
     if (phase !== 'running') return;
     const now = clock.now();
-    let at = Number.POSITIVE_INFINITY;
+    let at = Infinity;
     let next: (() => void) | null = null;
     const consider = (when: number, action: () => void): void => {
       if (when < at) {
@@ -190,28 +203,30 @@ export function createVigil(options: VigilOptions): Vigil {
         next = action;
       }
     };
-    if (deadlines && inFlight === 0) {
+    // While a request is out, its answer decides what comes next.
+    if (inFlight > 0) return;
+    if (deadlines) {
       const grace = leader ? 0 : FOLLOWER_GRACE_MS;
-      consider(deadlines.endsAt + grace, onDeadline);
+      consider(deadlines.endsAt + grace, () => void perform('end', 0));
       if (!warning && deadlines.warnAt < deadlines.endsAt) consider(deadlines.warnAt + grace, onWarnTime);
     }
-    if (pendingRetry && inFlight === 0) {
+    if (pendingRetry) {
       const { op, attempt } = pendingRetry;
       consider(pendingRetry.at, () => {
         pendingRetry = null;
         // A retried active heartbeat reports the activity up to now: none is left to send right after.
-        if (op.kind === 'beat' && op.body.state === 'active') markActiveSent(beat, clock.now());
+        if (typeof op === 'object' && op.state === 'active') markActiveSent(beat, clock.now());
         void perform(op, attempt);
       });
-    } else if (leader && session && inFlight === 0) {
+    } else if (leader && session) {
       const plan = disabled ? null : planHeartbeat(beat, beatConfig(session));
       if (plan?.kind === 'active') {
         // During a warning only an explicit choice counts: moving the mouse towards "Sign out" must
         // not extend the session and close the dialog under the pointer.
-        if (!warning) consider(plan.at, () => sendBeat('active'));
+        if (!warning) consider(plan.at, () => void sendBeat('active'));
       } else {
         armed = !warning;
-        if (plan) consider(plan.at, () => sendBeat('sleeping'));
+        if (plan) consider(plan.at, () => void sendBeat('sleeping'));
       }
     }
     const action = next as (() => void) | null;
@@ -224,36 +239,27 @@ export function createVigil(options: VigilOptions): Vigil {
     if (phase !== 'running' || !leader || !session || inFlight > 0 || pendingRetry) return;
     const now = clock.now();
     const plan = disabled ? null : planHeartbeat(beat, beatConfig(session));
-    if (plan?.kind === 'active' && plan.at <= now && !warning) sendBeat('active');
-    else if (now - lastContactAt >= minGapMs)
-      void perform({ kind: 'read', purpose: disabled ? 'probe' : 'check' }, 0);
+    if (plan?.kind === 'active' && plan.at <= now && !warning) void sendBeat('active');
+    else if (now - lastContactAt >= minGapMs) void perform(disabled ? 'probe' : 'check', 0);
   }
 
-  function params(body: HeartbeatBody): HeartbeatBody {
-    const extra = typeof options.params === 'function' ? options.params() : options.params;
-    if (extra) body.params = extra;
-    return body;
-  }
-
-  function sendBeat(kind: 'active' | 'sleeping'): void {
+  /** Sends a heartbeat now: an active one covers all the activity seen so far. */
+  function sendBeat(state: 'active' | 'sleeping', warningOutcome?: 'extended'): Promise<void> {
+    const body: HeartbeatBody = { state };
+    const params = typeof options.params === 'function' ? options.params() : options.params;
+    if (params) body.params = params;
+    if (warningOutcome) body.warning = warningOutcome;
     const now = clock.now();
-    const body = params({ state: kind });
-    if (kind === 'active') markActiveSent(beat, now);
+    if (state === 'active') markActiveSent(beat, now);
     else beat.lastSentAt = now;
-    void perform({ kind: 'beat', body }, 0);
+    return perform(body, 0);
   }
 
   function doExtend(reportWarning: boolean): Promise<void> {
-    const now = clock.now();
-    beat.lastActivityAt = now;
-    markActiveSent(beat, now);
+    beat.lastActivityAt = clock.now();
     pendingRetry = null;
-    const body = params({ state: 'active' });
-    if (reportWarning) {
-      warningReported = true;
-      body.warning = 'extended';
-    }
-    return perform({ kind: 'beat', body }, 0);
+    if (reportWarning) warningReported = true;
+    return sendBeat('active', reportWarning ? 'extended' : undefined);
   }
 
   async function perform(op: Op, attempt: number): Promise<void> {
@@ -262,7 +268,7 @@ export function createVigil(options: VigilOptions): Vigil {
     inFlight++;
     replan();
     lastContactAt = clock.now();
-    const outcome = op.kind === 'beat' ? await transport.heartbeat(op.body) : await transport.read();
+    const outcome = typeof op === 'string' ? await transport.read() : await transport.heartbeat(op);
     if (run !== generation) return;
     inFlight--;
     if (outcome.kind === 'ok') {
@@ -277,14 +283,14 @@ export function createVigil(options: VigilOptions): Vigil {
   }
 
   function failed(op: Op, attempt: number, outcome: Outcome): void {
-    if (op.kind === 'read' && op.purpose === 'end' && deadlines) {
+    if (op === 'end' && deadlines) {
       // The server cannot be asked: the last deadline it gave is the one that holds.
       end(endReasonOf(deadlines), true);
       return;
     }
-    if (op.kind === 'read' && op.purpose === 'warn' && deadlines) {
+    if (op === 'warn' && deadlines) {
       enterWarning(deadlines.endsAt - clock.now());
-    } else if (op.kind === 'read' && op.purpose === 'probe') {
+    } else if (op === 'probe') {
       // One look while disabled; the deadline is still enforced.
     } else if (outcome.kind === 'retry' && attempt < retry.retries) {
       pendingRetry = {
@@ -338,23 +344,15 @@ export function createVigil(options: VigilOptions): Vigil {
   function onWarnTime(): void {
     if (!deadlines) return;
     if (!leader) enterWarning(deadlines.endsAt - clock.now());
-    // Activity the interval held back is reported first: an active user is never warned.
-    else if (!disabled && beat.lastActivityAt > beat.activitySentUpTo) sendBeat('active');
-    else void perform({ kind: 'read', purpose: 'warn' }, 0);
-  }
-
-  function onDeadline(): void {
-    void perform({ kind: 'read', purpose: 'end' }, 0);
+    // An active user is never warned.
+    else if (hasUnsentActivity()) void sendBeat('active');
+    else void perform('warn', 0);
   }
 
   function onTabMessage(message: TabMessage): void {
     if (phase !== 'running') return;
     if (message.t === 'activity') {
-      beat.lastActivityAt = clock.now();
-      if (leader && armed) {
-        armed = false;
-        recheck(disabled ? retry.maxMs : (session?.heartbeatIntervalMs ?? 0));
-      }
+      noteActivity();
     } else if (message.t === 'status') {
       peerStatusSeen = true;
       applyStatus(message.s, false);
@@ -378,9 +376,8 @@ export function createVigil(options: VigilOptions): Vigil {
     // While a request is out its answer, at least as new as this, is on its way.
     else if (!inFlight && isSessionStatus(event.status)) {
       lastContactAt = clock.now();
-      // As at the local warning time: activity the interval held back is reported, not warned about.
-      if (event.kind === 'warning' && !disabled && beat.lastActivityAt > beat.activitySentUpTo)
-        sendBeat('active');
+      // As at the local warning time: an active user is never warned.
+      if (event.kind === 'warning' && hasUnsentActivity()) void sendBeat('active');
       else applyStatus(event.status, true);
     }
   }
@@ -480,22 +477,10 @@ export function createVigil(options: VigilOptions): Vigil {
       transport = makeTransport();
       targets = options.activityTargets === undefined ? defaultActivityTargets() : options.activityTargets;
       if (targets) detach.push(watchActivity(targets, onActivity, onVisible));
-      if (options.countFetchAsActivity) {
-        detach.push(
-          countFetchAsActivity(onActivity, (response) => {
-            void response
-              .clone()
-              .json()
-              .then(
-                (body: { error?: { code?: string; reason?: string } }) => {
-                  if (body.error?.code === 'session_ended' && body.error.reason) end(body.error.reason, true);
-                  else recheck(0);
-                },
-                () => recheck(0),
-              );
-          }),
-        );
-      }
+      const fetchCounter = options.countFetchAsActivity?.(onActivity, (reason) =>
+        reason ? end(reason, true) : recheck(0),
+      );
+      if (fetchCounter) detach.push(fetchCounter);
       forward = createThrottle(() => tabs?.post({ t: 'activity' }), FORWARD_MS, timers);
       if (options.tabs === false) {
         leader = true;
@@ -512,7 +497,7 @@ export function createVigil(options: VigilOptions): Vigil {
       }
       watchdog = timers.setTimeout(tick, WATCHDOG_MS);
       changed();
-      await perform({ kind: 'read', purpose: 'check' }, 0);
+      await perform('check', 0);
     },
 
     stop() {

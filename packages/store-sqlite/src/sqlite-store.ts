@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { WalCheckpointer } from './checkpointer.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { SqliteTokenStore } from './token-store.js';
+import { TurnBatch } from './turn-batch.js';
 
 export interface SqliteStoreOptions {
   /** The database file (its directory is created if missing), or `:memory:`. */
@@ -67,6 +68,12 @@ type WriteParams = Pick<
   'id' | 'lastActivityAt' | 'lastSeenAt' | 'idleExpiresAt' | 'warnAt' | 'endedAt' | 'reason'
 >;
 type InsertParams = Omit<SessionRecord, 'attributes'> & { attributes: string };
+/** One `touch` call, waiting for its turn's batch. */
+interface TouchCall {
+  id: string;
+  params: TouchParams;
+}
+
 /** A touch's write and the row it was decided on (see `SQL.touchIfUnchanged`). */
 type TouchWriteParams = Pick<
   SessionRecord,
@@ -178,7 +185,7 @@ function openDatabase({
     // so a power cut or OS crash can roll back transactions we already acknowledged (a process kill
     // alone cannot: the OS still holds the writes). Principle 3 forbids losing an acknowledged
     // creation or revocation, so every commit syncs the WAL before the call resolves — except a
-    // touch's, which Principle 3 allows to be lost (see `touch`).
+    // touch's, which Principle 3 allows to be lost (see `#relaxedTouch`).
     db.pragma('synchronous = FULL');
     migrate(db);
     return db;
@@ -246,7 +253,7 @@ export class SqliteStore implements Store {
   #tokens: SqliteTokenStore | undefined;
   /**
    * Whether the connection runs at `synchronous = NORMAL` now: touches leave it there for the next
-   * touch; every other call (`#run`) sets FULL again before it starts (see `touch`).
+   * touch; every other call (`#run`) sets FULL again before it starts (see `#relaxedTouch`).
    */
   #relaxed = false;
 
@@ -270,6 +277,8 @@ export class SqliteStore implements Store {
   >;
   readonly #settleTx: Database.Transaction<(id: string, now: number) => SessionLookup>;
   readonly #touchTx: Database.Transaction<(id: string, params: TouchParams) => TouchResult>;
+  readonly #touchBatchTx: Database.Transaction<(calls: readonly TouchCall[]) => Array<TouchResult | null>>;
+  readonly #touches = new TurnBatch<TouchCall, TouchResult>((calls) => this.#touchAll(calls));
   readonly #endTx: Database.Transaction<(id: string, reason: ManualEndReason, now: number) => SessionLookup>;
   readonly #endAllTx: Database.Transaction<
     (subject: string, reason: ManualEndReason, now: number) => SessionRecord[]
@@ -329,6 +338,17 @@ export class SqliteStore implements Store {
       const decision = applyTouch(toRecord(row), params);
       if (mustWrite(decision)) this.#write(decision.record);
       return touchResult(decision);
+    });
+
+    // A turn's touches under one write lock and one commit. Once a session's touch is left for the
+    // synced path, its later touches in the batch are too: each session's touches stay in order.
+    this.#touchBatchTx = db.transaction((calls: readonly TouchCall[]) => {
+      const synced = new Set<string>();
+      return calls.map(({ id, params }) => {
+        const result = synced.has(id) ? null : this.#relaxedTouch(id, params);
+        if (result === null) synced.add(id);
+        return result;
+      });
     });
 
     this.#endTx = db.transaction((id: string, reason: ManualEndReason, now: number): SessionLookup => {
@@ -400,7 +420,7 @@ export class SqliteStore implements Store {
 
   /**
    * How the connection runs now, read back from SQLite (WAL, synchronous, busy timeout, schema).
-   * It changes nothing: right after a written touch `synchronous` is `normal` (see `touch`).
+   * It changes nothing: right after a written touch `synchronous` is `normal` (see `#relaxedTouch`).
    */
   get settings(): SqliteStoreSettings {
     return this.#run(
@@ -442,48 +462,72 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Touches wait for the rest of the event loop's turn and commit together (`TurnBatch`): one commit
+   * per touch spent most of a written heartbeat's time on the WAL's locks and frame writes. Any
+   * other call runs the waiting touches first, so the store still applies calls in the order made.
+   */
   async touch(id: string, params: TouchParams): Promise<TouchResult> {
-    return this.#run(
+    return this.#touches.add({ id, params });
+  }
+
+  /** A turn's touches, in order: a lone one as it comes, several in one write transaction. */
+  #touchAll(calls: readonly TouchCall[]): Array<TouchResult | Promise<TouchResult>> {
+    const relaxed = this.#run(
       'touch',
       () => {
-        const row = this.#selectById.get(id);
-        if (row === undefined) return { kind: 'unknown' };
-        const decision = applyTouch(toRecord(row), params);
-        // A coalesced touch (or one on a session already ended) writes nothing and takes no lock.
-        if (!mustWrite(decision)) return touchResult(decision);
-        const { record } = decision;
-        // An end, a touch that arms a warning again (its last one was claimed) or drops one (it
-        // moves the warning's index entry, see `SQL.touchIfUnchanged`): under the write lock,
-        // synced. The last two are rare.
-        if (decision.kind === 'ended' || (row.warn_at === null) !== (record.warnAt === null)) {
-          return this.#lockedTouch(id, params);
-        }
-        // A touch that only moves `lastSeenAt` or the idle deadline commits without waiting for
-        // fsync (WAL + NORMAL): a power cut may lose it and end the session early, never late —
-        // Principle 3 allows that for touches, and it is ~4x the written heartbeats per second (no
-        // fsync wait). It stays ordered in the WAL: the next FULL commit (a creation, an end) or
-        // checkpoint syncs it. The connection stays at NORMAL for the next touch (heartbeats come
-        // in runs): every other call sets FULL again before it starts (`#run`, `#lockedTouch`, the
-        // token store), so only this one statement ever commits at NORMAL. That saves two PRAGMA
-        // statements per written touch.
+        const [only] = calls;
+        if (calls.length === 1 && only !== undefined) return [this.#relaxedTouch(only.id, only.params)];
+        // Set before the transaction (a batch under load writes); a lone touch sets it only to write.
         this.#relax();
-        // One statement, no transaction, one table page written and no index entry; if the row
-        // moved since it was read (another process), the touch is redone under the write lock.
-        const written = this.#touchIfUnchanged.run({
-          id,
-          lastActivityAt: record.lastActivityAt,
-          lastSeenAt: record.lastSeenAt,
-          idleExpiresAt: record.idleExpiresAt,
-          warnAt: record.warnAt,
-          wasSeenAt: row.last_seen_at,
-          wasIdleExpiresAt: row.idle_expires_at,
-          wasWarnAt: row.warn_at,
-        });
-        this.#wrote();
-        return written.changes === 1 ? touchResult(decision) : this.#lockedTouch(id, params);
+        return this.#touchBatchTx.immediate(calls);
       },
       { relaxed: true },
     );
+    // The rare touches that must be synced (see `#relaxedTouch`) follow the commit, each on its own.
+    return relaxed.map((result, index) => result ?? this.#lockedTouchAlone(calls[index] as TouchCall));
+  }
+
+  /**
+   * One touch, written at `synchronous = NORMAL`; null when it must be redone under the write lock,
+   * synced (`#lockedTouch`): an end, a touch that arms a warning again (its last one was
+   * claimed) or drops one (it moves the warning's index entry, see `SQL.touchIfUnchanged`), or a row
+   * that moved since it was read (another process). Those are rare.
+   *
+   * A touch that only moves `lastSeenAt` or the idle deadline commits without waiting for fsync (WAL +
+   * NORMAL): a power cut may lose it and end the session early, never late — Principle 3 allows that
+   * for touches, and it is ~4x the written heartbeats per second (no fsync wait). It stays ordered in
+   * the WAL: the next FULL commit (a creation, an end) or checkpoint syncs it. The connection stays at
+   * NORMAL for the next touch (heartbeats come in runs): every other call sets FULL again before it
+   * starts (`#run`, `#lockedTouch`, the token store), so only touches ever commit at NORMAL. That
+   * saves two PRAGMA statements per written touch.
+   */
+  #relaxedTouch(id: string, params: TouchParams): TouchResult | null {
+    const row = this.#selectById.get(id);
+    if (row === undefined) return { kind: 'unknown' };
+    const decision = applyTouch(toRecord(row), params);
+    // A coalesced touch (or one on a session already ended) writes nothing.
+    if (!mustWrite(decision)) return touchResult(decision);
+    const { record } = decision;
+    if (decision.kind === 'ended' || (row.warn_at === null) !== (record.warnAt === null)) return null;
+    this.#relax();
+    // One statement, one table page written and no index entry; guarded by the values read.
+    const written = this.#touchIfUnchanged.run({
+      id,
+      lastActivityAt: record.lastActivityAt,
+      lastSeenAt: record.lastSeenAt,
+      idleExpiresAt: record.idleExpiresAt,
+      warnAt: record.warnAt,
+      wasSeenAt: row.last_seen_at,
+      wasIdleExpiresAt: row.idle_expires_at,
+      wasWarnAt: row.warn_at,
+    });
+    this.#wrote();
+    return written.changes === 1 ? touchResult(decision) : null;
+  }
+
+  async #lockedTouchAlone({ id, params }: TouchCall): Promise<TouchResult> {
+    return this.#run('touch', () => this.#lockedTouch(id, params));
   }
 
   async end(id: string, reason: ManualEndReason, now: number): Promise<SessionLookup> {
@@ -532,6 +576,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#touches.flush();
     this.#closed = true;
     await this.#checkpointer?.stop();
     // No `PRAGMA optimize` here on purpose: statistics taken on a small or empty table can steer the
@@ -545,6 +590,8 @@ export class SqliteStore implements Store {
    */
   #run<T>(operation: string, body: () => T, { relaxed = false } = {}): T {
     if (this.#closed) throw new StoreUnavailableError(`SQLite store: ${operation} after close`);
+    // Touches made before this call come first (a no-op inside the touches' own run).
+    this.#touches.flush();
     try {
       if (!relaxed) this.#durable();
       return body();
@@ -556,7 +603,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** A touch read, decided and written under the write lock, synced: see `touch`. */
+  /** A touch read, decided and written under the write lock, synced: see `#relaxedTouch`. */
   #lockedTouch(id: string, params: TouchParams): TouchResult {
     this.#durable();
     return this.#touchTx.immediate(id, params);
@@ -569,7 +616,7 @@ export class SqliteStore implements Store {
     this.#relaxed = false;
   }
 
-  /** Lets the connection's next commits return before fsync: for touches only (see `touch`). */
+  /** Lets the connection's next commits return before fsync: for touches only (see `#relaxedTouch`). */
   #relax(): void {
     if (this.#relaxed) return;
     this.#db.exec(SQL.syncNormal);

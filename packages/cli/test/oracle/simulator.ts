@@ -4,6 +4,7 @@
 // at all, often timed to come back just before or just after its deadline), and now and then logs
 // out or is revoked. Every answer is judged by the user's SessionTruth; the run reports the counts.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { prng } from '@vigil/core/conformance';
 import { LoopbackClient, type Reply } from './loopback-client.js';
 import {
   type Action,
@@ -47,24 +48,12 @@ export interface OracleReport {
   latencyMs: { p50: number; p99: number; max: number };
 }
 
-/** mulberry32: small, fast, good enough to pick behaviours. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MAX_EXAMPLES = 20;
 
 export async function runOracle(options: OracleOptions): Promise<OracleReport> {
   const { url, apiKey, policies, users, durationMs, judge = {} } = options;
   const client = new LoopbackClient(url, options.maxInFlight ?? 48);
-  const rand = random(options.seed ?? 1);
+  const rand = prng(options.seed ?? 1);
   const between = (lo: number, hi: number) => lo + rand() * (hi - lo);
   const pick = <V>(weighted: [V, number][]): V => {
     let r = rand() * weighted.reduce((sum, [, w]) => sum + w, 0);

@@ -1,12 +1,8 @@
 // The host test page: a vigil, the warning element, optional frames and a bridge. Configured by the
 // JSON in the URL fragment; exposes `window.vigilTest` for the tests to read.
-import {
-  acceptFrameActivity,
-  createVigil,
-  defineVigilWarning,
-  type VigilOptions,
-  type VigilWarningElement,
-} from '../../src/index.js';
+import { createVigil, type VigilOptions } from '@vigil/client';
+import { acceptFrameActivity } from '@vigil/client/frame';
+import { defineVigilWarning, type VigilWarningElement } from '@vigil/client/warning';
 
 interface Config {
   token: string;

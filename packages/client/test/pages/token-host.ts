@@ -1,8 +1,9 @@
 // The token-mode test page: an app that gets its API's access tokens from token mode and runs the SDK
 // (with the warning element) on token mode's transport. Configured by the JSON in the URL fragment;
 // exposes `window.tokenTest` for the tests.
-import { createVigil, defineVigilWarning, type VigilWarningElement } from '../../src/index.js';
-import { createTokenMode, TokenRefreshError } from '../../src/token-mode.js';
+import { createVigil } from '@vigil/client';
+import { createTokenMode, TokenRefreshError } from '@vigil/client/token';
+import { defineVigilWarning, type VigilWarningElement } from '@vigil/client/warning';
 import type { TokenPageConfig } from '../support/token-browser.js';
 
 const config = JSON.parse(decodeURIComponent(location.hash.slice(1))) as TokenPageConfig;

@@ -9,6 +9,7 @@ import {
   encodeAuditCursor,
 } from '../audit-log.js';
 import { END_REASONS, type EndReason, ValidationError } from '../errors.js';
+import { prng } from './prng.js';
 
 export interface AuditLogUnderTest {
   log: AuditLog;
@@ -60,18 +61,6 @@ export async function allPages(log: AuditLog, limit: number, subject?: string): 
     cursor = page.nextCursor;
   }
   throw new Error('paging did not end');
-}
-
-/** A small deterministic PRNG (mulberry32), so that a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Subjects a store could confuse: hash-tag braces, escapes, prefixes of each other, non-ASCII, NUL. */

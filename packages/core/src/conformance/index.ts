@@ -14,6 +14,7 @@ export {
   auditEntry,
   describeAuditLogConformance,
 } from './audit-log.js';
+export { prng } from './prng.js';
 export {
   describeTokenStoreConformance,
   signingKey,

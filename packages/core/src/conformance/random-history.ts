@@ -4,6 +4,7 @@ import { resolvePolicy } from '../policy.js';
 import type { SessionRecord } from '../session.js';
 import type { Store } from '../store.js';
 import { newSessionToken, sessionIdFor } from '../tokens.js';
+import { prng } from './prng.js';
 
 const policy = resolvePolicy('default', {
   idleTimeout: '20s',
@@ -11,18 +12,6 @@ const policy = resolvePolicy('default', {
   warnBefore: '5s',
   touchGranularity: '500ms',
 });
-
-/** A small deterministic PRNG (mulberry32), so a failing history can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Drives the store with random creations, touches, reads and ends while time moves forward, and

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  applyTouch,
+  createSession,
+  newSessionToken,
+  resolvePolicy,
+  type SessionRecord,
+  type Signal,
+  StoreUnavailableError,
+  sessionIdFor,
+  type TouchResult,
+  touchParams,
+} from '@vigil/core';
+import { prng } from '@vigil/core/conformance';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../src/index.js';
+
+// Touches made in one turn of the event loop commit together (turn-batch.ts, SqliteStore#touchAll).
+// Each must answer exactly as it would alone, in the order made, and a batch that cannot commit
+// must apply none of its touches.
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const SECOND = 1000;
+/** Every beat written (no coalescing), so that each touch is a write. */
+const policy = resolvePolicy('default', {
+  idleTimeout: '60s',
+  absoluteTimeout: '10m',
+  warnBefore: '10s',
+  touchGranularity: 0,
+});
+const touchOf = (signal: Signal, now: number) => touchParams(policy, signal, now);
+
+function record(subject: string, now = T0): SessionRecord {
+  return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
+}
+
+/** The fields a touch decides, for comparing answers. */
+function summary(result: TouchResult) {
+  if (result.kind === 'unknown') return { kind: 'unknown' };
+  const { record: r } = result;
+  return {
+    kind: result.kind,
+    idleExpiresAt: r.idleExpiresAt,
+    lastSeenAt: r.lastSeenAt,
+    warnAt: r.warnAt,
+    reason: r.reason,
+    endedAt: r.endedAt,
+    ...(result.kind === 'ended' ? { endedNow: result.endedNow } : {}),
+  };
+}
+
+let root = '';
+let counter = 0;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'vigil-sqlite-batch-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+const freshPath = () => join(root, `case-${++counter}.db`);
+
+describe('SqliteStore: touches of one turn commit together', () => {
+  it('sixteen touches made together write one commit, not sixteen', async () => {
+    const path = freshPath();
+    const store = await SqliteStore.open({ path });
+    const sessions = Array.from({ length: 16 }, (_, i) => record(`u${i}`));
+    for (const session of sessions) await store.create(session, { maxSessions: null });
+    const walBytes = () => statSync(`${path}-wal`).size;
+    const reader = new Database(path, { readonly: true });
+    const frameBytes = 24 + (reader.pragma('page_size', { simple: true }) as number);
+    reader.close();
+    const before = walBytes();
+
+    const results = await Promise.all(
+      sessions.map((s) => store.touch(s.id, touchOf('active', T0 + 5 * SECOND))),
+    );
+
+    for (const result of results) {
+      assert.equal(result.kind, 'live');
+      assert.equal(result.kind === 'live' && result.record.idleExpiresAt, T0 + 65 * SECOND);
+    }
+    // One commit of the page (or two) that holds the rows; one commit each would add sixteen frames.
+    const frames = (walBytes() - before) / frameBytes;
+    assert.ok(frames >= 1 && frames <= 3, `the touches added ${frames} WAL frames`);
+    for (const session of sessions) {
+      const read = await store.get(session.id, T0 + 6 * SECOND);
+      assert.equal(read.kind === 'live' && read.record.idleExpiresAt, T0 + 65 * SECOND);
+    }
+    await store.close();
+  });
+
+  it('bursts of touches answer as the same touches made one by one', async () => {
+    const store = await SqliteStore.open({ path: freshPath() });
+    const random = prng(20261205);
+    const model = new Map<string, SessionRecord>();
+    let now = T0;
+    for (let round = 0; round < 60; round++) {
+      now += Math.floor(random() * 20 * SECOND);
+      if (model.size < 12 || random() < 0.2) {
+        const session = record(`s${round}`, now);
+        await store.create(session, { maxSessions: null });
+        model.set(session.id, session);
+      }
+      // Sometimes the sweeper claims due warnings first: a later active touch then arms one again,
+      // which takes the synced path inside a batch.
+      if (random() < 0.3) {
+        for (const claimed of await store.claimWarnings(now, 100)) model.set(claimed.id, claimed);
+      }
+      const ids = [...model.keys()];
+      const burst = 1 + Math.floor(random() * 12);
+      const expected: unknown[] = [];
+      const answers: Array<Promise<TouchResult>> = [];
+      for (let i = 0; i < burst; i++) {
+        now += Math.floor(random() * 3 * SECOND);
+        // Repeats of one session within a burst are common on purpose, and so is an unknown id.
+        const id =
+          random() < 0.05 ? 'no-such-id' : (ids[Math.floor(random() * Math.min(ids.length, 6))] as string);
+        const touch = touchOf(random() < 0.7 ? 'active' : 'sleeping', now);
+        const current = model.get(id);
+        if (current === undefined) {
+          expected.push({ kind: 'unknown' });
+        } else {
+          const decision = applyTouch(current, touch);
+          if (decision.kind === 'ended' || decision.write) model.set(id, decision.record);
+          expected.push(
+            summary(
+              decision.kind === 'ended'
+                ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
+                : {
+                    kind: 'live',
+                    record: decision.record,
+                    extendedFromWarning: decision.extendedFromWarning,
+                  },
+            ),
+          );
+        }
+        answers.push(store.touch(id, touch));
+      }
+      assert.deepEqual((await Promise.all(answers)).map(summary), expected, `round ${round}`);
+    }
+    await store.close();
+  });
+
+  it('a batch that cannot commit fails every touch in it and applies none', async () => {
+    const path = freshPath();
+    const store = await SqliteStore.open({ path, busyTimeoutMs: 50 });
+    const sessions = [record('a'), record('b'), record('c')];
+    for (const session of sessions) await store.create(session, { maxSessions: null });
+    // Another process holds the write lock for longer than the store waits.
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const outcomes = await Promise.allSettled(
+        sessions.map((s) => store.touch(s.id, touchOf('active', T0 + 5 * SECOND))),
+      );
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok(outcome.status === 'rejected' && outcome.reason instanceof StoreUnavailableError);
+      }
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    for (const session of sessions) {
+      const read = await store.get(session.id, T0 + 6 * SECOND);
+      assert.equal(read.kind === 'live' && read.record.idleExpiresAt, T0 + 60 * SECOND);
+    }
+    await store.close();
+  });
+
+  it('a call made after touches sees them, and closing applies the touches still waiting', async () => {
+    const path = freshPath();
+    const store = await SqliteStore.open({ path });
+    const session = record('a');
+    await store.create(session, { maxSessions: null });
+    const touched = store.touch(session.id, touchOf('active', T0 + 5 * SECOND));
+    const read = await store.get(session.id, T0 + 6 * SECOND);
+    assert.equal(read.kind === 'live' && read.record.idleExpiresAt, T0 + 65 * SECOND);
+    assert.equal((await touched).kind, 'live');
+
+    const waiting = store.touch(session.id, touchOf('active', T0 + 9 * SECOND));
+    await store.close();
+    assert.equal((await waiting).kind, 'live');
+    const reopened = await SqliteStore.open({ path });
+    const after = await reopened.get(session.id, T0 + 10 * SECOND);
+    assert.equal(after.kind === 'live' && after.record.idleExpiresAt, T0 + 69 * SECOND);
+    await reopened.close();
+  });
+});
