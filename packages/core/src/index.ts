@@ -120,3 +120,4 @@ export {
   sessionIdFor,
   TOKEN_PREFIX,
 } from './tokens.js';
+export { TurnBatch } from './turn-batch.js';

@@ -13,6 +13,7 @@ import {
   type TouchDecision,
   type TouchParams,
   type TouchResult,
+  TurnBatch,
 } from '@vigil/core';
 import { type ClientConfig, DatabaseError, Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { boundedPoolConfig, parseSpec, toStoreError } from './connection.js';
@@ -119,6 +120,12 @@ function touchResult(decision: TouchDecision): TouchResult {
 
 type Querier = Pick<Pool | PoolClient, 'query'>;
 
+/** One `touch` call, waiting for its turn's batch. */
+interface TouchCall {
+  id: string;
+  params: TouchParams;
+}
+
 /**
  * One store call in progress. Once its budget is spent the caller has its `store_unavailable`, and
  * the call starts no further statement: a read-decide-write stops before the write, a transaction
@@ -162,6 +169,7 @@ export class PostgresStore implements Store {
   #migrated: Promise<MigrateResult> | undefined;
   #closed = false;
   #tokens: PostgresTokenStore | undefined;
+  readonly #touches = new TurnBatch<TouchCall, TouchResult>((calls) => this.#touchAll(calls));
 
   /**
    * Builds a store on a pool you configured. Calls are bounded by `queryTimeoutMs` whatever the pool
@@ -319,20 +327,84 @@ export class PostgresStore implements Store {
     );
   }
 
+  /**
+   * Touches wait for the rest of the event loop's turn (`TurnBatch`): a lone one is read, decided and
+   * written as before; several are read in one statement and written in one (two round trips for
+   * the turn, where each touch took two of its own).
+   */
   touch(id: string, params: TouchParams): Promise<TouchResult> {
-    return this.#op('touch', (call) =>
-      this.#decide(
-        call,
-        id,
-        (record) => {
-          const decision = applyTouch(record, params);
-          const write = decision.kind === 'ended' ? decision.endedNow : decision.write;
-          return { write: write ? decision.record : null, result: () => touchResult(decision) };
-        },
-        // Only a touch that keeps the session alive may skip waiting for the disk.
-        (record) => record.endedAt === null,
-      ),
+    return this.#touches.add({ id, params });
+  }
+
+  #touchAll(calls: readonly TouchCall[]): Array<Promise<TouchResult>> {
+    const [only] = calls;
+    if (calls.length === 1 && only !== undefined) return [this.#touchOne(only)];
+    const batch = this.#op('touch', (call) => this.#touchBatch(call, calls));
+    return calls.map((_, index) => batch.then((results) => results[index] as TouchResult));
+  }
+
+  #touchOne({ id, params }: TouchCall): Promise<TouchResult> {
+    return this.#op('touch', (call) => this.#touchDecided(call, id, params));
+  }
+
+  #touchDecided(call: Call, id: string, params: TouchParams): Promise<TouchResult> {
+    return this.#decide(
+      call,
+      id,
+      (record) => {
+        const decision = applyTouch(record, params);
+        const write = decision.kind === 'ended' ? decision.endedNow : decision.write;
+        return { write: write ? decision.record : null, result: () => touchResult(decision) };
+      },
+      // Only a touch that keeps the session alive may skip waiting for the disk.
+      (record) => record.endedAt === null,
     );
+  }
+
+  /**
+   * A turn's touches: one read of every row, the lifecycle applied to each touch in order (a session
+   * touched twice sees its first touch), then one write of each session's final state, guarded by
+   * the version read. A session someone else wrote in between has all its touches of the turn redone
+   * one by one, in order, on the new row.
+   */
+  async #touchBatch(call: Call, calls: readonly TouchCall[]): Promise<TouchResult[]> {
+    const ids = [...new Set(calls.map((c) => c.id))];
+    const read = new Map((await this.#query(call, 'selectByIds', [ids])).rows.map((row) => [row.id, row]));
+    const records = new Map<string, SessionRecord>();
+    const written = new Map<string, SessionRecord>();
+    const results = calls.map(({ id, params }): TouchResult => {
+      const row = read.get(id);
+      if (row === undefined) return { kind: 'unknown' };
+      const decision = applyTouch(records.get(id) ?? toRecord(row), params);
+      records.set(id, decision.record);
+      if (decision.kind === 'ended' ? decision.endedNow : decision.write) written.set(id, decision.record);
+      return touchResult(decision);
+    });
+    // Ends are synced; touches that keep their session alive are not (as in `#touchDecided`).
+    const ends = [...written.values()].filter((record) => record.endedAt !== null);
+    const alive = [...written.values()].filter((record) => record.endedAt === null);
+    const applied = new Set<string>();
+    for (const [statement, records] of [
+      ['updateMany', ends],
+      ['updateManyTouch', alive],
+    ] as const) {
+      if (records.length === 0) continue;
+      const columns = [
+        records.map((r) => r.id),
+        records.map((r) => (read.get(r.id) as SessionRow).version),
+        records.map((r) => r.lastActivityAt),
+        records.map((r) => r.lastSeenAt),
+        records.map((r) => r.idleExpiresAt),
+        records.map((r) => r.warnAt),
+        records.map((r) => r.endedAt),
+        records.map((r) => r.reason),
+      ];
+      for (const row of (await this.#query(call, statement, columns)).rows) applied.add(row.id);
+    }
+    for (const [index, { id, params }] of calls.entries()) {
+      if (written.has(id) && !applied.has(id)) results[index] = await this.#touchDecided(call, id, params);
+    }
+    return results;
   }
 
   end(id: string, reason: ManualEndReason, now: number): Promise<SessionLookup> {
@@ -409,6 +481,8 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Touches made before closing start now, as they would have without waiting for their turn.
+    this.#touches.flush();
     this.#closed = true;
     this.#events.close();
     if (this.#ownsPool) {

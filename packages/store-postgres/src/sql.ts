@@ -80,6 +80,9 @@ function buildStatements(t: string) {
 
     selectById: `SELECT ${COLUMNS} FROM ${t} WHERE id = $1`,
 
+    /** The rows of a turn's touches (`PostgresStore#touchAll`), in one round trip. */
+    selectByIds: `SELECT ${COLUMNS} FROM ${t} WHERE id = ANY($1::text[])`,
+
     /**
      * Writes what the lifecycle decided, only if the row is still the version it was decided on
      * (subject, policy, creation and attributes never change). 0 rows: someone else wrote first.
@@ -98,6 +101,29 @@ function buildStatements(t: string) {
         warn_at = $6, ended_at = $7, reason = $8, version = version + 1
       FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
       WHERE id = $1 AND version = $2`,
+
+    /**
+     * \`update\` (or, with \`synchronous_commit\` off, \`updateTouch\`) for many rows in one statement: the
+     * final state of each session a turn's touches wrote, each applied only if its row is still the
+     * version read. Returns the ids written; a missing one was written by someone else first.
+     */
+    updateMany: `UPDATE ${t} SET last_activity_at = v.last_activity_at, last_seen_at = v.last_seen_at,
+        idle_expires_at = v.idle_expires_at, warn_at = v.warn_at, ended_at = v.ended_at,
+        reason = v.reason, version = ${t}.version + 1
+      FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+          $7::bigint[], $8::text[])
+        AS v(id, version, last_activity_at, last_seen_at, idle_expires_at, warn_at, ended_at, reason)
+      WHERE ${t}.id = v.id AND ${t}.version = v.version
+      RETURNING ${t}.id`,
+    updateManyTouch: `UPDATE ${t} SET last_activity_at = v.last_activity_at, last_seen_at = v.last_seen_at,
+        idle_expires_at = v.idle_expires_at, warn_at = v.warn_at, ended_at = v.ended_at,
+        reason = v.reason, version = ${t}.version + 1
+      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit,
+        unnest($1::text[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+          $7::bigint[], $8::text[])
+        AS v(id, version, last_activity_at, last_seen_at, idle_expires_at, warn_at, ended_at, reason)
+      WHERE ${t}.id = v.id AND ${t}.version = v.version
+      RETURNING ${t}.id`,
 
     selectBySubject: `SELECT ${COLUMNS} FROM ${t} WHERE subject = $1 ORDER BY created_at, seq`,
 

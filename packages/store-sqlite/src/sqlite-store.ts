@@ -14,12 +14,12 @@ import {
   type TouchDecision,
   type TouchParams,
   type TouchResult,
+  TurnBatch,
 } from '@vigil/core';
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './checkpointer.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { SqliteTokenStore } from './token-store.js';
-import { TurnBatch } from './turn-batch.js';
 
 export interface SqliteStoreOptions {
   /** The database file (its directory is created if missing), or `:memory:`. */

@@ -7,8 +7,8 @@ interface Waiting<Input, Output> {
 /**
  * Collects the calls made during one turn of the event loop and runs them together at
  * `setImmediate`, after every I/O callback of that turn: under load, the heartbeats of all the
- * requests that arrived together then share one SQLite commit (a group commit). Alone, a call waits
- * only for the rest of its turn.
+ * requests that arrived together then share one commit or one round trip (a store's group commit).
+ * Alone, a call waits only for the rest of its turn.
  *
  * `runAll` answers every input, in order, or throws — and then every call of the batch fails with
  * that error. An answer may be a promise, which settles that one call alone.

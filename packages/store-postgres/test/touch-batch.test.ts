@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  applyTouch,
+  createSession,
+  newSessionToken,
+  resolvePolicy,
+  type SessionRecord,
+  type Signal,
+  sessionIdFor,
+  settle,
+  type TouchResult,
+  touchParams,
+} from '@vigil/core';
+import { prng } from '@vigil/core/conformance';
+import pg from 'pg';
+import { PostgresStore } from '../src/index.js';
+import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-server.js';
+
+// Touches made in one turn of the event loop are read in one statement and written in one
+// (PostgresStore#touchBatch). Each must answer as it would alone, in the order made; a session that
+// another node wrote in between has its touches redone on the new row.
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const SECOND = 1000;
+/** Every beat written (no coalescing), so that each touch is a write. */
+const policy = resolvePolicy('default', {
+  idleTimeout: '60s',
+  absoluteTimeout: '10m',
+  warnBefore: '10s',
+  touchGranularity: 0,
+});
+const touchOf = (signal: Signal, now: number) => touchParams(policy, signal, now);
+
+function record(subject: string, now = T0): SessionRecord {
+  return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
+}
+
+/** The fields a touch decides, for comparing answers. */
+function summary(result: TouchResult) {
+  if (result.kind === 'unknown') return { kind: 'unknown' };
+  const { record: r } = result;
+  return {
+    kind: result.kind,
+    idleExpiresAt: r.idleExpiresAt,
+    lastSeenAt: r.lastSeenAt,
+    warnAt: r.warnAt,
+    reason: r.reason,
+    endedAt: r.endedAt,
+    ...(result.kind === 'ended' ? { endedNow: result.endedNow } : {}),
+  };
+}
+
+describe('PostgresStore: touches of one turn', () => {
+  let server: PostgresServer;
+  const pools: pg.Pool[] = [];
+  const stores: PostgresStore[] = [];
+  const open = (schema: string, pool = new pg.Pool({ connectionString: server.url, max: 4 })) => {
+    pools.push(pool);
+    const store = new PostgresStore(pool, { schema, queryTimeoutMs: 10_000 });
+    stores.push(store);
+    return store;
+  };
+
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(async () => {
+    for (const store of stores) await store.close();
+    for (const pool of pools) await pool.end();
+    await server?.stop();
+  });
+
+  it('bursts of touches answer as the same touches made one by one', async () => {
+    const store = open(uniqueSchema());
+    const random = prng(20261205);
+    const model = new Map<string, SessionRecord>();
+    let now = T0;
+    for (let round = 0; round < 40; round++) {
+      now += Math.floor(random() * 20 * SECOND);
+      if (model.size < 10 || random() < 0.2) {
+        const session = record(`s${round}`, now);
+        await store.create(session, { maxSessions: null });
+        model.set(session.id, session);
+      }
+      if (random() < 0.3) {
+        for (const claimed of await store.claimWarnings(now, 100)) model.set(claimed.id, claimed);
+      }
+      const ids = [...model.keys()];
+      const burst = 1 + Math.floor(random() * 12);
+      const expected: unknown[] = [];
+      const answers: Array<Promise<TouchResult>> = [];
+      for (let i = 0; i < burst; i++) {
+        now += Math.floor(random() * 3 * SECOND);
+        // Repeats of one session within a burst are common on purpose, and so is an unknown id.
+        const id =
+          random() < 0.05 ? 'no-such-id' : (ids[Math.floor(random() * Math.min(ids.length, 6))] as string);
+        const touch = touchOf(random() < 0.7 ? 'active' : 'sleeping', now);
+        const current = model.get(id);
+        if (current === undefined) {
+          expected.push({ kind: 'unknown' });
+        } else {
+          const decision = applyTouch(current, touch);
+          if (decision.kind === 'ended' || decision.write) model.set(id, decision.record);
+          expected.push(
+            summary(
+              decision.kind === 'ended'
+                ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
+                : {
+                    kind: 'live',
+                    record: decision.record,
+                    extendedFromWarning: decision.extendedFromWarning,
+                  },
+            ),
+          );
+        }
+        answers.push(store.touch(id, touch));
+      }
+      assert.deepEqual((await Promise.all(answers)).map(summary), expected, `round ${round}`);
+      // What was written is what was answered (a read records an expiry, as the model does).
+      for (const [id, expectedRecord] of model) {
+        const settled = settle(expectedRecord, now).record;
+        const read = await store.get(id, now);
+        assert.equal(read.kind === 'unknown' ? null : read.record.idleExpiresAt, settled.idleExpiresAt);
+        assert.equal(read.kind === 'unknown' ? null : read.record.endedAt, settled.endedAt);
+        model.set(id, settled);
+      }
+    }
+  });
+
+  it("redoes, on the new row, the touches of a session another node wrote between the turn's read and write", async () => {
+    const schema = uniqueSchema();
+    const other = open(schema);
+    let between: (() => Promise<void>) | null = null;
+    // This node's pool runs `between` right after the turn's read has answered.
+    const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+    const query = pool.query.bind(pool) as (config: pg.QueryConfig) => Promise<pg.QueryResult>;
+    (pool as unknown as { query: typeof query }).query = async (config: pg.QueryConfig) => {
+      const result = await query(config);
+      if (between !== null && config.text.includes('= ANY($1::text[])')) {
+        const action = between;
+        between = null;
+        await action();
+      }
+      return result;
+    };
+    const store = open(schema, pool);
+    const [a, b] = [record('a'), record('b')];
+    await store.create(a, { maxSessions: null });
+    await store.create(b, { maxSessions: null });
+
+    between = async () => {
+      // Another node's sleeping beat at T0 + 20 s moves `a` on: this node's decision is now stale.
+      await other.touch(a.id, touchOf('sleeping', T0 + 20 * SECOND));
+    };
+    const [first, second, onB] = await Promise.all([
+      store.touch(a.id, touchOf('active', T0 + 10 * SECOND)),
+      store.touch(a.id, touchOf('sleeping', T0 + 30 * SECOND)),
+      store.touch(b.id, touchOf('active', T0 + 10 * SECOND)),
+    ]);
+    assert.equal(between, null, 'the other node wrote in between');
+
+    // Redone on the row the other node wrote, each touch on its own: its lastSeenAt (20 s) is there
+    // before this node's touches, and each is its own write.
+    const expectedFirst = applyTouch(
+      applyTouch(a, touchOf('sleeping', T0 + 20 * SECOND)).record,
+      touchOf('active', T0 + 10 * SECOND),
+    );
+    const expectedSecond = applyTouch(expectedFirst.record, touchOf('sleeping', T0 + 30 * SECOND));
+    assert.deepEqual(summary(first), summary({ ...expectedFirst, kind: 'live', extendedFromWarning: false }));
+    assert.deepEqual(
+      summary(second),
+      summary({ ...expectedSecond, kind: 'live', extendedFromWarning: false }),
+    );
+    assert.equal(onB.kind === 'live' && onB.record.idleExpiresAt, T0 + 70 * SECOND);
+
+    const storedA = await store.get(a.id, T0 + 31 * SECOND);
+    assert.equal(storedA.kind === 'live' && storedA.record.lastSeenAt, T0 + 30 * SECOND);
+    assert.equal(
+      storedA.kind === 'live' && storedA.record.idleExpiresAt,
+      expectedSecond.record.idleExpiresAt,
+    );
+    // Writes per row: `a` the other node's and this node's two redone; `b` one for the turn.
+    const admin = await server.admin();
+    try {
+      const { rows } = await admin.query<{ id: string; version: number }>(
+        `SELECT id, version FROM ${schema}.vigil_sessions WHERE id = ANY($1::text[])`,
+        [[a.id, b.id]],
+      );
+      const versions = new Map(rows.map((row) => [row.id, row.version]));
+      assert.deepEqual([versions.get(a.id), versions.get(b.id)], [3, 1]);
+    } finally {
+      await admin.end();
+    }
+  });
+});
