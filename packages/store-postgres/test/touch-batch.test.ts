@@ -8,11 +8,9 @@ import {
   type SessionRecord,
   type Signal,
   sessionIdFor,
-  settle,
-  type TouchResult,
   touchParams,
 } from '@vigil/core';
-import { prng } from '@vigil/core/conformance';
+import { runTouchBursts, touchSummary } from '@vigil/core/conformance';
 import pg from 'pg';
 import { PostgresStore } from '../src/index.js';
 import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-server.js';
@@ -36,21 +34,6 @@ function record(subject: string, now = T0): SessionRecord {
   return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
 }
 
-/** The fields a touch decides, for comparing answers. */
-function summary(result: TouchResult) {
-  if (result.kind === 'unknown') return { kind: 'unknown' };
-  const { record: r } = result;
-  return {
-    kind: result.kind,
-    idleExpiresAt: r.idleExpiresAt,
-    lastSeenAt: r.lastSeenAt,
-    warnAt: r.warnAt,
-    reason: r.reason,
-    endedAt: r.endedAt,
-    ...(result.kind === 'ended' ? { endedNow: result.endedNow } : {}),
-  };
-}
-
 describe('PostgresStore: touches of one turn', () => {
   let server: PostgresServer;
   const pools: pg.Pool[] = [];
@@ -72,60 +55,7 @@ describe('PostgresStore: touches of one turn', () => {
   });
 
   it('bursts of touches answer as the same touches made one by one', async () => {
-    const store = open(uniqueSchema());
-    const random = prng(20261205);
-    const model = new Map<string, SessionRecord>();
-    let now = T0;
-    for (let round = 0; round < 40; round++) {
-      now += Math.floor(random() * 20 * SECOND);
-      if (model.size < 10 || random() < 0.2) {
-        const session = record(`s${round}`, now);
-        await store.create(session, { maxSessions: null });
-        model.set(session.id, session);
-      }
-      if (random() < 0.3) {
-        for (const claimed of await store.claimWarnings(now, 100)) model.set(claimed.id, claimed);
-      }
-      const ids = [...model.keys()];
-      const burst = 1 + Math.floor(random() * 12);
-      const expected: unknown[] = [];
-      const answers: Array<Promise<TouchResult>> = [];
-      for (let i = 0; i < burst; i++) {
-        now += Math.floor(random() * 3 * SECOND);
-        // Repeats of one session within a burst are common on purpose, and so is an unknown id.
-        const id =
-          random() < 0.05 ? 'no-such-id' : (ids[Math.floor(random() * Math.min(ids.length, 6))] as string);
-        const touch = touchOf(random() < 0.7 ? 'active' : 'sleeping', now);
-        const current = model.get(id);
-        if (current === undefined) {
-          expected.push({ kind: 'unknown' });
-        } else {
-          const decision = applyTouch(current, touch);
-          if (decision.kind === 'ended' || decision.write) model.set(id, decision.record);
-          expected.push(
-            summary(
-              decision.kind === 'ended'
-                ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
-                : {
-                    kind: 'live',
-                    record: decision.record,
-                    extendedFromWarning: decision.extendedFromWarning,
-                  },
-            ),
-          );
-        }
-        answers.push(store.touch(id, touch));
-      }
-      assert.deepEqual((await Promise.all(answers)).map(summary), expected, `round ${round}`);
-      // What was written is what was answered (a read records an expiry, as the model does).
-      for (const [id, expectedRecord] of model) {
-        const settled = settle(expectedRecord, now).record;
-        const read = await store.get(id, now);
-        assert.equal(read.kind === 'unknown' ? null : read.record.idleExpiresAt, settled.idleExpiresAt);
-        assert.equal(read.kind === 'unknown' ? null : read.record.endedAt, settled.endedAt);
-        model.set(id, settled);
-      }
-    }
+    await runTouchBursts(open(uniqueSchema()), { seed: 20261205, rounds: 40 });
   });
 
   it("redoes, on the new row, the touches of a session another node wrote between the turn's read and write", async () => {
@@ -167,10 +97,13 @@ describe('PostgresStore: touches of one turn', () => {
       touchOf('active', T0 + 10 * SECOND),
     );
     const expectedSecond = applyTouch(expectedFirst.record, touchOf('sleeping', T0 + 30 * SECOND));
-    assert.deepEqual(summary(first), summary({ ...expectedFirst, kind: 'live', extendedFromWarning: false }));
     assert.deepEqual(
-      summary(second),
-      summary({ ...expectedSecond, kind: 'live', extendedFromWarning: false }),
+      touchSummary(first),
+      touchSummary({ ...expectedFirst, kind: 'live', extendedFromWarning: false }),
+    );
+    assert.deepEqual(
+      touchSummary(second),
+      touchSummary({ ...expectedSecond, kind: 'live', extendedFromWarning: false }),
     );
     assert.equal(onB.kind === 'live' && onB.record.idleExpiresAt, T0 + 70 * SECOND);
 

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  applyTouch,
   createSession,
   newSessionToken,
   resolvePolicy,
@@ -13,10 +12,9 @@ import {
   type Signal,
   StoreUnavailableError,
   sessionIdFor,
-  type TouchResult,
   touchParams,
 } from '@vigil/core';
-import { prng } from '@vigil/core/conformance';
+import { runTouchBursts } from '@vigil/core/conformance';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/index.js';
 
@@ -37,21 +35,6 @@ const touchOf = (signal: Signal, now: number) => touchParams(policy, signal, now
 
 function record(subject: string, now = T0): SessionRecord {
   return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
-}
-
-/** The fields a touch decides, for comparing answers. */
-function summary(result: TouchResult) {
-  if (result.kind === 'unknown') return { kind: 'unknown' };
-  const { record: r } = result;
-  return {
-    kind: result.kind,
-    idleExpiresAt: r.idleExpiresAt,
-    lastSeenAt: r.lastSeenAt,
-    warnAt: r.warnAt,
-    reason: r.reason,
-    endedAt: r.endedAt,
-    ...(result.kind === 'ended' ? { endedNow: result.endedNow } : {}),
-  };
 }
 
 let root = '';
@@ -96,53 +79,7 @@ describe('SqliteStore: touches of one turn commit together', () => {
 
   it('bursts of touches answer as the same touches made one by one', async () => {
     const store = await SqliteStore.open({ path: freshPath() });
-    const random = prng(20261205);
-    const model = new Map<string, SessionRecord>();
-    let now = T0;
-    for (let round = 0; round < 60; round++) {
-      now += Math.floor(random() * 20 * SECOND);
-      if (model.size < 12 || random() < 0.2) {
-        const session = record(`s${round}`, now);
-        await store.create(session, { maxSessions: null });
-        model.set(session.id, session);
-      }
-      // Sometimes the sweeper claims due warnings first: a later active touch then arms one again,
-      // which takes the synced path inside a batch.
-      if (random() < 0.3) {
-        for (const claimed of await store.claimWarnings(now, 100)) model.set(claimed.id, claimed);
-      }
-      const ids = [...model.keys()];
-      const burst = 1 + Math.floor(random() * 12);
-      const expected: unknown[] = [];
-      const answers: Array<Promise<TouchResult>> = [];
-      for (let i = 0; i < burst; i++) {
-        now += Math.floor(random() * 3 * SECOND);
-        // Repeats of one session within a burst are common on purpose, and so is an unknown id.
-        const id =
-          random() < 0.05 ? 'no-such-id' : (ids[Math.floor(random() * Math.min(ids.length, 6))] as string);
-        const touch = touchOf(random() < 0.7 ? 'active' : 'sleeping', now);
-        const current = model.get(id);
-        if (current === undefined) {
-          expected.push({ kind: 'unknown' });
-        } else {
-          const decision = applyTouch(current, touch);
-          if (decision.kind === 'ended' || decision.write) model.set(id, decision.record);
-          expected.push(
-            summary(
-              decision.kind === 'ended'
-                ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
-                : {
-                    kind: 'live',
-                    record: decision.record,
-                    extendedFromWarning: decision.extendedFromWarning,
-                  },
-            ),
-          );
-        }
-        answers.push(store.touch(id, touch));
-      }
-      assert.deepEqual((await Promise.all(answers)).map(summary), expected, `round ${round}`);
-    }
+    await runTouchBursts(store, { seed: 20261205, rounds: 60 });
     await store.close();
   });
 

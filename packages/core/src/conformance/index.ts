@@ -21,6 +21,7 @@ export {
   type TokenStoreFactory,
   type TokenStoreUnderTest,
 } from './token-store.js';
+export { runTouchBursts, touchSummary } from './touch-bursts.js';
 
 export interface StoreUnderTest {
   store: Store;
