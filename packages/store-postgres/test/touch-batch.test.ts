@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  applyTouch,
-  createSession,
-  newSessionToken,
-  resolvePolicy,
-  type SessionRecord,
-  type Signal,
-  sessionIdFor,
-  touchParams,
-} from '@vigil/core';
-import { runTouchBursts, touchSummary } from '@vigil/core/conformance';
+import { applyTouch, type Signal, touchParams } from '@vigil/core';
+import { conformancePolicy, newRecord, runTouchBursts, touchSummary } from '@vigil/core/conformance';
 import pg from 'pg';
 import { PostgresStore } from '../src/index.js';
 import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-server.js';
@@ -21,18 +12,7 @@ import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-ser
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
-/** Every beat written (no coalescing), so that each touch is a write. */
-const policy = resolvePolicy('default', {
-  idleTimeout: '60s',
-  absoluteTimeout: '10m',
-  warnBefore: '10s',
-  touchGranularity: 0,
-});
-const touchOf = (signal: Signal, now: number) => touchParams(policy, signal, now);
-
-function record(subject: string, now = T0): SessionRecord {
-  return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
-}
+const touchOf = (signal: Signal, now: number) => touchParams(conformancePolicy, signal, now);
 
 describe('PostgresStore: touches of one turn', () => {
   let server: PostgresServer;
@@ -75,7 +55,7 @@ describe('PostgresStore: touches of one turn', () => {
       return result;
     };
     const store = open(schema, pool);
-    const [a, b] = [record('a'), record('b')];
+    const [a, b] = [newRecord('a'), newRecord('b')];
     await store.create(a, { maxSessions: null });
     await store.create(b, { maxSessions: null });
 

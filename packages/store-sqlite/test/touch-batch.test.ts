@@ -4,17 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  createSession,
-  newSessionToken,
-  resolvePolicy,
-  type SessionRecord,
-  type Signal,
-  StoreUnavailableError,
-  sessionIdFor,
-  touchParams,
-} from '@vigil/core';
-import { runTouchBursts } from '@vigil/core/conformance';
+import { type Signal, StoreUnavailableError, touchParams } from '@vigil/core';
+import { conformancePolicy, newRecord, runTouchBursts } from '@vigil/core/conformance';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/index.js';
 
@@ -24,18 +15,7 @@ import { SqliteStore } from '../src/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
-/** Every beat written (no coalescing), so that each touch is a write. */
-const policy = resolvePolicy('default', {
-  idleTimeout: '60s',
-  absoluteTimeout: '10m',
-  warnBefore: '10s',
-  touchGranularity: 0,
-});
-const touchOf = (signal: Signal, now: number) => touchParams(policy, signal, now);
-
-function record(subject: string, now = T0): SessionRecord {
-  return createSession({ id: sessionIdFor(newSessionToken()), subject, policy, now });
-}
+const touchOf = (signal: Signal, now: number) => touchParams(conformancePolicy, signal, now);
 
 let root = '';
 let counter = 0;
@@ -51,13 +31,13 @@ describe('SqliteStore: touches of one turn commit together', () => {
   it('sixteen touches made together write one commit, not sixteen', async () => {
     const path = freshPath();
     const store = await SqliteStore.open({ path });
-    const sessions = Array.from({ length: 16 }, (_, i) => record(`u${i}`));
+    const sessions = Array.from({ length: 16 }, (_, i) => newRecord(`u${i}`));
     for (const session of sessions) await store.create(session, { maxSessions: null });
     const walBytes = () => statSync(`${path}-wal`).size;
     const reader = new Database(path, { readonly: true });
     const frameBytes = 24 + (reader.pragma('page_size', { simple: true }) as number);
     reader.close();
-    const before = walBytes();
+    const walBefore = walBytes();
 
     const results = await Promise.all(
       sessions.map((s) => store.touch(s.id, touchOf('active', T0 + 5 * SECOND))),
@@ -68,7 +48,7 @@ describe('SqliteStore: touches of one turn commit together', () => {
       assert.equal(result.kind === 'live' && result.record.idleExpiresAt, T0 + 65 * SECOND);
     }
     // One commit of the page (or two) that holds the rows; one commit each would add sixteen frames.
-    const frames = (walBytes() - before) / frameBytes;
+    const frames = (walBytes() - walBefore) / frameBytes;
     assert.ok(frames >= 1 && frames <= 3, `the touches added ${frames} WAL frames`);
     for (const session of sessions) {
       const read = await store.get(session.id, T0 + 6 * SECOND);
@@ -86,7 +66,7 @@ describe('SqliteStore: touches of one turn commit together', () => {
   it('a batch that cannot commit fails every touch in it and applies none', async () => {
     const path = freshPath();
     const store = await SqliteStore.open({ path, busyTimeoutMs: 50 });
-    const sessions = [record('a'), record('b'), record('c')];
+    const sessions = [newRecord('a'), newRecord('b'), newRecord('c')];
     for (const session of sessions) await store.create(session, { maxSessions: null });
     // Another process holds the write lock for longer than the store waits.
     const other = new Database(path);
@@ -113,7 +93,7 @@ describe('SqliteStore: touches of one turn commit together', () => {
   it('a call made after touches sees them, and closing applies the touches still waiting', async () => {
     const path = freshPath();
     const store = await SqliteStore.open({ path });
-    const session = record('a');
+    const session = newRecord('a');
     await store.create(session, { maxSessions: null });
     const touched = store.touch(session.id, touchOf('active', T0 + 5 * SECOND));
     const read = await store.get(session.id, T0 + 6 * SECOND);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSession, touchParams } from '../lifecycle.js';
+import { touchParams } from '../lifecycle.js';
 import { resolvePolicy } from '../policy.js';
-import type { SessionRecord } from '../session.js';
 import type { Store } from '../store.js';
-import { newSessionToken, sessionIdFor } from '../tokens.js';
+import { conformancePolicy, newRecord } from './fixtures.js';
 import { runRandomHistory } from './random-history.js';
 
 export {
@@ -14,6 +13,7 @@ export {
   auditEntry,
   describeAuditLogConformance,
 } from './audit-log.js';
+export { conformancePolicy, newRecord } from './fixtures.js';
 export { prng } from './prng.js';
 export {
   describeTokenStoreConformance,
@@ -34,24 +34,6 @@ export type StoreFactory = () => Promise<StoreUnderTest>;
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
-/** idle 60 s, absolute 10 min, warning 10 s before, no coalescing unless a test asks for it. */
-export const conformancePolicy = resolvePolicy('default', {
-  idleTimeout: '60s',
-  absoluteTimeout: '10m',
-  warnBefore: '10s',
-  touchGranularity: 0,
-});
-
-export function newRecord(subject = 'alice', now = T0, policy = conformancePolicy): SessionRecord {
-  return createSession({
-    id: sessionIdFor(newSessionToken()),
-    subject,
-    policy,
-    attributes: { tenant: 't1' },
-    now,
-  });
-}
-
 const active = (now: number) => touchParams(conformancePolicy, 'active', now);
 const sleeping = (now: number) => touchParams(conformancePolicy, 'sleeping', now);
 

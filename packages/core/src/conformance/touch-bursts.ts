@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { applyTouch, createSession, settle, touchParams } from '../lifecycle.js';
-import { resolvePolicy } from '../policy.js';
+import { applyTouch, settle, touchParams } from '../lifecycle.js';
 import type { SessionRecord } from '../session.js';
 import type { Store, TouchResult } from '../store.js';
-import { newSessionToken, sessionIdFor } from '../tokens.js';
+import { newRecord, conformancePolicy as policy } from './fixtures.js';
 import { prng } from './prng.js';
 
-/** Every beat written (no coalescing), so that each touch is a write. */
-const policy = resolvePolicy('default', {
-  idleTimeout: '60s',
-  absoluteTimeout: '10m',
-  warnBefore: '10s',
-  touchGranularity: 0,
-});
 const SECOND = 1000;
 
 /** The fields a touch decides, for comparing answers. */
@@ -43,12 +35,7 @@ export async function runTouchBursts(store: Store, { seed, rounds }: { seed: num
     const where = `seed ${seed}, round ${round}`;
     now += Math.floor(random() * 20 * SECOND);
     if (model.size < 10 || random() < 0.2) {
-      const session = createSession({
-        id: sessionIdFor(newSessionToken()),
-        subject: `s${round}`,
-        policy,
-        now,
-      });
+      const session = newRecord(`s${round}`, now);
       await store.create(session, { maxSessions: null });
       model.set(session.id, session);
     }
