@@ -1,7 +1,7 @@
 // Runs every test file of the repository (or of the folders given) with Node's own test runner,
 // on the TypeScript sources: tsx compiles on the fly and the `vigil-source` export condition makes
 // workspace packages resolve to each other's `src/` instead of a possibly stale `dist/`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -29,9 +29,36 @@ if (files.length === 0) {
   console.error('no test files found under', roots.join(', '));
   process.exit(1);
 }
-const result = spawnSync(
+// A file that never finishes (a test waiting on a socket nobody closes, say) would otherwise hold
+// the run until CI's own limit and end it with no word on which file it was. Past this many minutes
+// the run stops, naming the test files still running; a whole healthy run takes about ten.
+const watchdogMinutes = Number(process.env.VIGIL_TEST_WATCHDOG_MINUTES ?? 30);
+
+const runner = spawn(
   process.execPath,
   ['--conditions=vigil-source', '--import', 'tsx', '--test', '--test-concurrency=2', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, VIGIL_TEST: '1' } },
+  // Its own process group, so that the watchdog can end it with every test file it started.
+  { cwd: root, stdio: 'inherit', env: { ...process.env, VIGIL_TEST: '1' }, detached: true },
 );
-process.exit(result.status ?? 1);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => killGroup(signal));
+}
+const watchdog = setTimeout(() => {
+  const running = spawnSync('ps', ['-o', 'etime=,args=', '--ppid', String(runner.pid)], { encoding: 'utf8' });
+  console.error(`\nThe tests have run for ${watchdogMinutes} minutes: something hangs. Still running:`);
+  console.error(running.stdout || '(no test file)');
+  killGroup('SIGKILL');
+  process.exit(1);
+}, watchdogMinutes * 60_000);
+runner.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+function killGroup(signal) {
+  try {
+    process.kill(-runner.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}

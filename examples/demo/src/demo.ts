@@ -42,7 +42,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     readFile(publicFile('style.css'), 'utf8'),
   ]);
 
-  const tool = Fastify({ logger: false });
+  // Static files only, so closing may cut every connection: a browser's spare, never-used one would
+  // otherwise hold close() open (Node's server.close() waits for it).
+  const tool = Fastify({ logger: false, forceCloseConnections: true });
   tool.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(toolHtml));
   tool.get('/tool.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(toolJs));
   tool.get('/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(css));

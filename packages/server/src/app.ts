@@ -21,6 +21,7 @@ import Fastify, {
 import { AdminEventStreams, type AdminEventsOptions } from './admin-events.js';
 import { AuditTrail, type AuditTrailTuning } from './audit-trail.js';
 import { apiKeyScope, checkApiKey, sessionTokenScope } from './auth.js';
+import { connectionDrain } from './connection-drain.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
 import { LIMITS } from './limits.js';
 import { lazyChildLogger, loggerOptions } from './logger.js';
@@ -187,6 +188,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandling(app, { onStoreError: () => metrics.storeError() });
   acceptJsonOnly(app);
 
+  const connections = connectionDrain(app.server);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -195,6 +197,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     adminStreams.stop();
     webhooks?.stop();
     relay?.stop();
+    connections.start();
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!closing) return;
@@ -286,7 +289,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(
       sessionTokenScope(
         wsRoutes,
-        { service, limiter, metrics, relay, cookie, ws: options.ws ?? {} },
+        { service, limiter, metrics, relay, cookie, connections, ws: options.ws ?? {} },
         { cookie, csrf: false, optional: true },
       ),
     );

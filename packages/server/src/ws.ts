@@ -66,6 +66,7 @@ export class SocketHub {
   readonly authTimeoutMs: number;
   readonly #unsubscribe: () => void;
   readonly #ping: NodeJS.Timeout;
+  #stopped = false;
 
   constructor(options: SocketHubOptions) {
     this.#clock = options.clock;
@@ -171,7 +172,13 @@ export class SocketHub {
     for (const socket of closing) socket.terminate();
   }
 
+  /** True once the app has begun closing: a socket upgraded from then on must not be served. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#ping);
     this.#unsubscribe();
   }

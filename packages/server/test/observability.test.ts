@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { ManualClock, MemoryStore, resolveConfig, type Store, Sweeper } from '@vigil/core';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/index.js';
 import {
   API_KEY,
@@ -72,6 +73,26 @@ describe('logs', () => {
     assert.equal(line?.cause?.message, 'db down');
   });
 });
+
+/**
+ * Closes the app and tells whether that finished within `ms` (a liveness check: the failure it
+ * catches is "never"). When it did not, every connection is cut so that the test fails instead of
+ * hanging.
+ */
+async function closesWithin(app: FastifyInstance, ms: number): Promise<boolean> {
+  const closed = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const inTime = await Promise.race([closed.then(() => true), timeout]);
+  clearTimeout(timer);
+  if (!inTime) {
+    app.server.closeAllConnections();
+    await closed;
+  }
+  return inTime;
+}
 
 function bind(store: Store): Store {
   const bound: Record<string, unknown> = {};
@@ -269,6 +290,56 @@ describe('close', () => {
     assert.match(answers[1] as string, /connection: close/i);
     assert.match(answers[1] as string, /retry-after: 1/i);
     assert.match(answers[1] as string, /"code":"store_unavailable"/);
+  });
+
+  test('close() ends a connection that was opened and never used (browsers open spare ones ahead of need)', async () => {
+    const t = await makeApp();
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const accepted = new Promise((resolve) => t.app.server.once('connection', resolve));
+    const spare = connect(port, '127.0.0.1');
+    const spareClosed = new Promise((resolve) => spare.on('close', resolve));
+    await accepted;
+    // Node's server.close() alone keeps such a connection open, and close() with it, indefinitely.
+    assert.equal(await closesWithin(t.app, 5000), true, 'close() still waits for the spare connection');
+    await spareClosed;
+  });
+
+  test('a keep-alive connection whose answer was under way when close() began is closed once answered', async () => {
+    const inner = new MemoryStore();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const t = await makeApp({
+      store: {
+        ...bind(inner),
+        get: async (id: string, now: number) => {
+          await gate;
+          return inner.get(id, now);
+        },
+      },
+    });
+    const { token } = await createSession(t.app);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(`GET /v1/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const closed = closesWithin(t.app, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    // The answer began before closing, so it is a keep-alive one: without the drain the connection
+    // would stay open for the keep-alive timeout (72 s).
+    assert.equal(await closed, true, 'close() still waits for the answered connection');
+    await ended;
+    assert.match(received, /^HTTP\/1\.1 200/);
+    assert.match(received, /connection: keep-alive/i);
   });
 
   test('app.close() waits for in-flight requests', async () => {

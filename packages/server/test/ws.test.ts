@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { type ConfigInput, systemClock } from '@vigil/core';
+import { type ConfigInput, MemoryStore, systemClock } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import {
   backend,
@@ -29,6 +29,25 @@ async function listen(options: Parameters<typeof makeApp>[0] = {}): Promise<Test
   apps.push(t.app);
   const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...t, base };
+}
+
+/** A memory store whose reads can be held at a gate, to let close() begin in the middle of one. */
+class GatedStore extends MemoryStore {
+  gate: Promise<void> | null = null;
+  release: () => void = () => {};
+  #arrived: () => void = () => {};
+  /** Settles when a read has reached the gate. */
+  readonly reached = new Promise<void>((resolve) => {
+    this.#arrived = resolve;
+  });
+
+  override async get(...args: Parameters<MemoryStore['get']>): ReturnType<MemoryStore['get']> {
+    if (this.gate !== null) {
+      this.#arrived();
+      await this.gate;
+    }
+    return super.get(...args);
+  }
 }
 
 async function adminView(app: FastifyInstance, id: string) {
@@ -382,6 +401,29 @@ describe('GET /v1/ws: ends and limits', () => {
     assert.equal(clients[2]?.closed, null);
     await gaugeBecomes(t.app, 2);
     for (const client of clients) client.close();
+  });
+
+  test('a socket whose upgrade was under way when close() began is dropped, and close() finishes', async () => {
+    const store = new GatedStore();
+    const t = await listen({ store });
+    const { token } = await createSession(t.app);
+    // The upgrade passes the closing check, then waits in the session read while close() begins.
+    store.gate = new Promise((resolve) => {
+      store.release = resolve;
+    });
+    const opening = SocketClient.open(t.base, bearer(token));
+    await store.reached;
+    const closed = t.app.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    store.release();
+    const client = await opening;
+    const closedInTime = await Promise.race([
+      closed.then(() => true),
+      new Promise((resolve) => setTimeout(resolve, 5000, false)),
+    ]);
+    if (!closedInTime) client.socket.terminate();
+    assert.equal(closedInTime, true, 'close() still waits for the late socket');
+    assert.equal((await client.closing()).code, 1006);
   });
 
   test('app.close() closes open sockets with 1001 instead of waiting for their clients', async () => {

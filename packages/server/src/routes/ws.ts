@@ -4,6 +4,7 @@ import { sessionStatus, type VigilConfig, VigilError } from '@vigil/core';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { originAllowed } from '../auth.js';
+import type { ConnectionDrain } from '../connection-drain.js';
 import type { HeartbeatDeps } from '../heartbeat.js';
 import { LIMITS } from '../limits.js';
 import { errorResponses } from '../schemas.js';
@@ -30,6 +31,8 @@ export const wsSchema = {
 
 export interface WsRoutesOptions extends HeartbeatDeps {
   cookie: VigilConfig['cookie'];
+  /** Upgraded sockets are the hub's to close: the drain of a closing server leaves them alone. */
+  connections: ConnectionDrain;
   ws: WsOptions;
 }
 
@@ -95,6 +98,13 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, options
       throw new VigilError('bad_request', 'GET /v1/ws needs a WebSocket upgrade.');
     },
     wsHandler: (socket, request) => {
+      if (hub.stopped) {
+        // Upgraded while the app was closing, after the hub closed its sockets: nothing would close
+        // this one, and close() would wait for it.
+        socket.terminate();
+        return;
+      }
+      options.connections.handOver(request.raw.socket);
       answerErrors(socket, deps.log, request.id);
       serveSocket(deps, socket, request.vigilSessionId);
       releasePlaceholder(placeholders.get(request));
