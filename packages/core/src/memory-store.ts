@@ -4,20 +4,24 @@ import { MemoryTokenStore } from './memory-token-store.js';
 import type { Attributes, SessionRecord } from './session.js';
 import { SlotDeadlineIndex, type SlotLinks } from './slot-deadline-index.js';
 import { SlotHashIndex } from './slot-hash-index.js';
+import { SlotTimes, TIME, FIELDS as TIME_FIELDS } from './slot-times.js';
 import type { CreateOptions, ManualEndReason, SessionLookup, Store, TouchResult } from './store.js';
 
 const FIRST_CAPACITY = 1024;
+/** Times, three pairs of list links, the policy and the end reason. */
+const BYTES_PER_SLOT = SlotTimes.bytesPerSlot + 3 * 2 * 4 + 2 + 1;
 
 /**
  * A store in this process's memory: for tests and throwaway single-process use. It is also the
  * plainest statement of the Store contract, applying lifecycle.ts directly.
  *
  * Memory is what a live session costs, so sessions are not kept as objects: each has a slot
- * number, and its fields sit at that index in typed columns (times as float64, the policy and the
- * end reason as small numbers naming interned strings), beside one Map entry from its id. Its
- * deadline, warning and purge index entries are links through the same slots (slot-deadline-
- * index.ts), and so is its subject's list. About 280 bytes per live session instead of some 800
- * for a record object in Maps and Sets; records are made when a caller asks for one.
+ * number, and its fields sit at that index in typed columns (times as 32-bit offsets from its
+ * creation, slot-times.ts; the policy and the end reason as small numbers naming interned strings),
+ * found from its id through a table of slot numbers (slot-hash-index.ts). Its deadline, warning and
+ * purge index entries are links through the same slots (slot-deadline-index.ts), and so is its
+ * subject's list. About 215 bytes of heap per live session (bench/memory-sessions.mjs) instead of
+ * some 800 for a record object in Maps and Sets; records are made when a caller asks for one.
  */
 export class MemoryStore implements Store {
   /** Slot → id and subject; undefined for a free slot. A subject's text is shared by its slots. */
@@ -29,13 +33,8 @@ export class MemoryStore implements Store {
   readonly #newestOf = new SlotHashIndex((slot) => this.#subjects[slot]);
   readonly #subjectLinks: SlotLinks = emptyLinks();
 
-  #createdAt = new Float64Array(0);
-  #lastActivityAt = new Float64Array(0);
-  #lastSeenAt = new Float64Array(0);
-  #idleExpiresAt = new Float64Array(0);
-  #absoluteExpiresAt = new Float64Array(0);
-  /** `warnAt` while live (NaN for none), `endedAt` once ended: an ended session never warns. */
-  #mark = new Float64Array(0);
+  /** Its `mark` is `warnAt` while live (NaN for none), `endedAt` once ended: an ended session never warns. */
+  readonly #times = new SlotTimes();
   /** Index into `#policies`. */
   #policy = new Uint16Array(0);
   /** 0 while live, else 1 + index into `#reasons`. */
@@ -170,7 +169,7 @@ export class MemoryStore implements Store {
     let purged = 0;
     for (const slot of this.#endings.candidates(endedBefore)) {
       if (purged >= limit) break;
-      if (this.#reason[slot] === 0 || (this.#mark[slot] ?? 0) >= endedBefore) continue;
+      if (this.#reason[slot] === 0 || this.#times.get(slot, TIME.mark) >= endedBefore) continue;
       this.#remove(slot);
       purged++;
     }
@@ -221,21 +220,22 @@ export class MemoryStore implements Store {
   #liveOf(subject: string, now: number): number[] {
     return this.#slotsOf(subject)
       .filter((slot) => liveness(this.#record(slot), now).alive)
-      .sort((a, b) => (this.#createdAt[a] ?? 0) - (this.#createdAt[b] ?? 0));
+      .sort((a, b) => this.#times.createdAt(a) - this.#times.createdAt(b));
   }
 
   #record(slot: number): SessionRecord {
     const live = this.#reason[slot] === 0;
-    const mark = this.#mark[slot] ?? Number.NaN;
+    const times = this.#times;
+    const mark = times.get(slot, TIME.mark);
     return {
       id: this.#ids[slot] ?? '',
       subject: this.#subjects[slot] ?? '',
       policy: this.#policies[this.#policy[slot] ?? 0] ?? '',
-      createdAt: this.#createdAt[slot] ?? 0,
-      lastActivityAt: this.#lastActivityAt[slot] ?? 0,
-      lastSeenAt: this.#lastSeenAt[slot] ?? 0,
-      idleExpiresAt: this.#idleExpiresAt[slot] ?? 0,
-      absoluteExpiresAt: this.#absoluteExpiresAt[slot] ?? 0,
+      createdAt: times.createdAt(slot),
+      lastActivityAt: times.get(slot, TIME.lastActivity),
+      lastSeenAt: times.get(slot, TIME.lastSeen),
+      idleExpiresAt: times.get(slot, TIME.idleExpires),
+      absoluteExpiresAt: times.get(slot, TIME.absoluteExpires),
       warnAt: live && !Number.isNaN(mark) ? mark : null,
       attributes: this.#attributes.get(slot) ?? {},
       endedAt: live ? null : mark,
@@ -253,30 +253,33 @@ export class MemoryStore implements Store {
 
   /** The columns of a record (all but id, subject and attributes, which never change). */
   #put(slot: number, record: SessionRecord): void {
-    this.#createdAt[slot] = record.createdAt;
-    this.#lastActivityAt[slot] = record.lastActivityAt;
-    this.#lastSeenAt[slot] = record.lastSeenAt;
-    this.#idleExpiresAt[slot] = record.idleExpiresAt;
-    this.#absoluteExpiresAt[slot] = record.absoluteExpiresAt;
     this.#policy[slot] = intern(record.policy, this.#policies, this.#policyIds);
+    let mark: number;
     if (record.endedAt === null) {
       this.#reason[slot] = 0;
-      this.#mark[slot] = record.warnAt ?? Number.NaN;
+      mark = record.warnAt ?? Number.NaN;
     } else {
       let reason = this.#reasons.indexOf(record.reason);
       if (reason < 0) reason = this.#reasons.push(record.reason) - 1;
       this.#reason[slot] = 1 + reason;
-      this.#mark[slot] = record.endedAt;
+      mark = record.endedAt;
     }
+    this.#times.put(slot, record.createdAt, [
+      record.lastActivityAt,
+      record.lastSeenAt,
+      record.idleExpiresAt,
+      record.absoluteExpiresAt,
+      mark,
+    ]);
   }
 
   #deadline(slot: number): number {
-    return Math.min(this.#idleExpiresAt[slot] ?? 0, this.#absoluteExpiresAt[slot] ?? 0);
+    return Math.min(this.#times.get(slot, TIME.idleExpires), this.#times.get(slot, TIME.absoluteExpires));
   }
 
   /** Live: on the expiry index, and on the warning index while a warning is due. Ended: on the purge index. */
   #index(slot: number): void {
-    const mark = this.#mark[slot] ?? Number.NaN;
+    const mark = this.#times.get(slot, TIME.mark);
     if (this.#reason[slot] !== 0) {
       this.#endings.add(slot, mark);
       return;
@@ -286,7 +289,7 @@ export class MemoryStore implements Store {
   }
 
   #unindex(slot: number): void {
-    const mark = this.#mark[slot] ?? Number.NaN;
+    const mark = this.#times.get(slot, TIME.mark);
     if (this.#reason[slot] !== 0) {
       this.#endings.remove(slot, mark);
       return;
@@ -312,6 +315,7 @@ export class MemoryStore implements Store {
     this.#ids[slot] = undefined;
     this.#subjects[slot] = undefined;
     this.#attributes.delete(slot);
+    this.#times.clear(slot);
     this.#free.push(slot);
   }
 
@@ -322,20 +326,33 @@ export class MemoryStore implements Store {
     return this.#top++;
   }
 
+  /**
+   * Moves every column to arrays of `capacity` slots, all views of one new ArrayBuffer: each growth
+   * is then a single allocation twice the size of the last, which the C allocator maps afresh and
+   * gives back whole when the old one is freed. Columns allocated one by one left freed memory
+   * in the process (some 15 bytes of RSS per session at a million, bench/memory-sessions.mjs).
+   */
   #grow(capacity: number): void {
-    this.#capacity = capacity;
-    this.#createdAt = grown(this.#createdAt, new Float64Array(capacity));
-    this.#lastActivityAt = grown(this.#lastActivityAt, new Float64Array(capacity));
-    this.#lastSeenAt = grown(this.#lastSeenAt, new Float64Array(capacity));
-    this.#idleExpiresAt = grown(this.#idleExpiresAt, new Float64Array(capacity));
-    this.#absoluteExpiresAt = grown(this.#absoluteExpiresAt, new Float64Array(capacity));
-    this.#mark = grown(this.#mark, new Float64Array(capacity));
-    this.#policy = grown(this.#policy, new Uint16Array(capacity));
-    this.#reason = grown(this.#reason, new Uint8Array(capacity));
+    const buffer = new ArrayBuffer(capacity * BYTES_PER_SLOT);
+    let offset = 0;
+    // Widest elements first, so that every view starts aligned to its element size.
+    const take = <T>(
+      View: new (buffer: ArrayBuffer, offset: number, length: number) => T,
+      length: number,
+      size: number,
+    ): T => {
+      const view = new View(buffer, offset, length);
+      offset += length * size;
+      return view;
+    };
+    this.#times.grow(take(Float64Array, capacity, 8), take(Uint32Array, capacity * TIME_FIELDS, 4));
     for (const links of [this.#subjectLinks, this.#endLinks, this.#warnLinks]) {
-      links.prev = grown(links.prev, new Int32Array(capacity).fill(-1));
-      links.next = grown(links.next, new Int32Array(capacity).fill(-1));
+      links.prev = moved(links.prev, take(Int32Array, capacity, 4), -1);
+      links.next = moved(links.next, take(Int32Array, capacity, 4), -1);
     }
+    this.#policy = moved(this.#policy, take(Uint16Array, capacity, 2), 0);
+    this.#reason = moved(this.#reason, take(Uint8Array, capacity, 1), 0);
+    this.#capacity = capacity;
   }
 }
 
@@ -343,8 +360,10 @@ function emptyLinks(): SlotLinks {
   return { prev: new Int32Array(0), next: new Int32Array(0) };
 }
 
-function grown<T extends Float64Array | Int32Array | Uint16Array | Uint8Array>(old: T, bigger: T): T {
+/** `bigger` holding what `old` held, and `fill` in the slots beyond. */
+function moved<T extends Int32Array | Uint16Array | Uint8Array>(old: T, bigger: T, fill: number): T {
   bigger.set(old);
+  if (fill !== 0) bigger.fill(fill, old.length);
   return bigger;
 }
 
