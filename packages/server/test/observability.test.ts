@@ -74,6 +74,39 @@ describe('logs', () => {
   });
 });
 
+/** A listening app with one session, whose session reads wait until `release()`. */
+async function listeningWithGatedReads() {
+  const inner = new MemoryStore();
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const t = await makeApp({
+    store: {
+      ...bind(inner),
+      get: async (id: string, now: number) => {
+        await gate;
+        return inner.get(id, now);
+      },
+    },
+  });
+  const { token } = await createSession(t.app);
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = t.app.server.address() as AddressInfo;
+  return { t, token, port, release };
+}
+
+/** A raw HTTP/1.1 connection: what it has received so far, and its close. */
+function rawConnection(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk) => {
+    received += chunk;
+  });
+  const ended = new Promise((resolve) => socket.on('close', resolve));
+  return { socket, ended, received: () => received };
+}
+
 /**
  * Closes the app and tells whether that finished within `ms` (a liveness check: the failure it
  * catches is "never"). When it did not, every connection is cut so that the test fails instead of
@@ -250,31 +283,10 @@ describe('events', () => {
 
 describe('close', () => {
   test('a request that arrives while closing gets 503 in the error shape, with Connection: close', async () => {
-    const inner = new MemoryStore();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const t = await makeApp({
-      store: {
-        ...bind(inner),
-        get: async (id: string, now: number) => {
-          await gate;
-          return inner.get(id, now);
-        },
-      },
-    });
-    const { token } = await createSession(t.app);
-    await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = t.app.server.address() as AddressInfo;
+    const { t, token, port, release } = await listeningWithGatedReads();
     // The first request holds the connection open (close() waits for it); the second arrives on
     // that connection once close() has begun.
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk;
-    });
-    const ended = new Promise((resolve) => socket.on('close', resolve));
+    const { socket, ended, received } = rawConnection(port);
     socket.write(`GET /v1/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const closed = t.app.close();
@@ -283,8 +295,8 @@ describe('close', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     release();
     await Promise.all([closed, ended]);
-    const answers = received.split(/(?=HTTP\/1\.1 )/);
-    assert.equal(answers.length, 2, received);
+    const answers = received().split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2, received());
     assert.match(answers[0] as string, /^HTTP\/1\.1 200/);
     assert.match(answers[1] as string, /^HTTP\/1\.1 503/);
     assert.match(answers[1] as string, /connection: close/i);
@@ -306,29 +318,8 @@ describe('close', () => {
   });
 
   test('a keep-alive connection whose answer was under way when close() began is closed once answered', async () => {
-    const inner = new MemoryStore();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const t = await makeApp({
-      store: {
-        ...bind(inner),
-        get: async (id: string, now: number) => {
-          await gate;
-          return inner.get(id, now);
-        },
-      },
-    });
-    const { token } = await createSession(t.app);
-    await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = t.app.server.address() as AddressInfo;
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk;
-    });
-    const ended = new Promise((resolve) => socket.on('close', resolve));
+    const { t, token, port, release } = await listeningWithGatedReads();
+    const { socket, ended, received } = rawConnection(port);
     socket.write(`GET /v1/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const closed = closesWithin(t.app, 5000);
@@ -338,8 +329,8 @@ describe('close', () => {
     // would stay open for the keep-alive timeout (72 s).
     assert.equal(await closed, true, 'close() still waits for the answered connection');
     await ended;
-    assert.match(received, /^HTTP\/1\.1 200/);
-    assert.match(received, /connection: keep-alive/i);
+    assert.match(received(), /^HTTP\/1\.1 200/);
+    assert.match(received(), /connection: keep-alive/i);
   });
 
   test('app.close() waits for in-flight requests', async () => {
