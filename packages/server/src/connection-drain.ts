@@ -24,7 +24,7 @@ export interface ConnectionDrain {
  * Lets `close()` finish. Node's `server.close()` ends the keep-alive connections that are idle at
  * that moment, and no other: not one whose response finishes a moment later (it lingers for the
  * keep-alive timeout, 72 s in Fastify), and not one that was accepted but has not sent a request
- * yet, which it keeps forever (Node 20 to 24). Browsers open such spare connections ahead of need,
+ * yet, which it keeps forever (seen on Node 20; nodejs/node#63452 reports it on 24). Browsers open such spare connections ahead of need,
  * so a single open tab could hold a graceful shutdown, and `app.close()`, indefinitely.
  */
 export function connectionDrain(server: Server): ConnectionDrain {
