@@ -111,6 +111,37 @@ export function faultyStore(inner: Store = new MemoryStore()): Store & { mode: F
   return wrapper;
 }
 
+/**
+ * A memory store whose session reads wait, from `hold()` on, until `release()`: to have close()
+ * begin while a request is in the middle of one. `reached` settles when a read is waiting.
+ */
+export class GatedStore extends MemoryStore {
+  #gate: Promise<void> | null = null;
+  #open: () => void = () => {};
+  #arrived: () => void = () => {};
+  readonly reached = new Promise<void>((resolve) => {
+    this.#arrived = resolve;
+  });
+
+  hold(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  release(): void {
+    this.#open();
+  }
+
+  override async get(...args: Parameters<MemoryStore['get']>): ReturnType<MemoryStore['get']> {
+    if (this.#gate !== null) {
+      this.#arrived();
+      await this.#gate;
+    }
+    return super.get(...args);
+  }
+}
+
 /** Collects pino's output lines. */
 export function logCapture(): { stream: Writable; lines: string[] } {
   const lines: string[] = [];

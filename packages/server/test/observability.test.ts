@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
-import { ManualClock, MemoryStore, resolveConfig, type Store, Sweeper } from '@vigil/core';
+import { ManualClock, MemoryStore, resolveConfig, Sweeper } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/index.js';
 import {
@@ -10,6 +10,8 @@ import {
   backend,
   bearer,
   createSession,
+  faultyStore,
+  GatedStore,
   heartbeat,
   logCapture,
   makeApp,
@@ -59,10 +61,10 @@ describe('logs', () => {
 
   test('a store failure is logged with its cause for operators, at warn', async () => {
     const { stream, lines } = logCapture();
-    const store = new MemoryStore();
-    const broken: Store = { ...bind(store), get: () => Promise.reject(new Error('db down')) };
-    const t = await makeApp({ store: broken, logger: { stream } });
+    const store = faultyStore();
+    const t = await makeApp({ store, logger: { stream } });
     const { token } = await createSession(t.app);
+    store.mode = 'throw';
     assert.equal(
       (await t.app.inject({ method: 'GET', url: '/v1/session', headers: bearer(token) })).statusCode,
       503,
@@ -70,30 +72,19 @@ describe('logs', () => {
     await t.app.close();
     const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'store unavailable');
     assert.equal(line?.level, 40);
-    assert.equal(line?.cause?.message, 'db down');
+    assert.equal(line?.cause?.message, 'connection refused to db.internal:5432');
   });
 });
 
 /** A listening app with one session, whose session reads wait until `release()`. */
 async function listeningWithGatedReads() {
-  const inner = new MemoryStore();
-  let release: () => void = () => {};
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const t = await makeApp({
-    store: {
-      ...bind(inner),
-      get: async (id: string, now: number) => {
-        await gate;
-        return inner.get(id, now);
-      },
-    },
-  });
+  const store = new GatedStore();
+  const t = await makeApp({ store });
   const { token } = await createSession(t.app);
+  store.hold();
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = t.app.server.address() as AddressInfo;
-  return { t, token, port, release };
+  return { t, token, port, release: () => store.release() };
 }
 
 /** A raw HTTP/1.1 connection: what it has received so far, and its close. */
@@ -125,15 +116,6 @@ async function closesWithin(app: FastifyInstance, ms: number): Promise<boolean> 
     await closed;
   }
   return inTime;
-}
-
-function bind(store: Store): Store {
-  const bound: Record<string, unknown> = {};
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(store))) {
-    const value = (store as unknown as Record<string, unknown>)[name];
-    if (typeof value === 'function' && name !== 'constructor') bound[name] = value.bind(store);
-  }
-  return bound as unknown as Store;
 }
 
 describe('metrics', () => {
@@ -334,24 +316,14 @@ describe('close', () => {
   });
 
   test('app.close() waits for in-flight requests', async () => {
-    const inner = new MemoryStore();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const slow: Store = {
-      ...bind(inner),
-      get: async (id: string, now: number) => {
-        await gate;
-        return inner.get(id, now);
-      },
-    };
-    const t = await makeApp({ store: slow });
+    const store = new GatedStore();
+    const t = await makeApp({ store });
     const { token } = await createSession(t.app);
+    store.hold();
     const pending = t.app.inject({ method: 'GET', url: '/v1/session', headers: bearer(token) });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await store.reached;
     const closed = t.app.close();
-    setTimeout(release, 20);
+    setTimeout(() => store.release(), 20);
     const response = await pending;
     await closed;
     assert.equal(response.statusCode, 200);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { type ConfigInput, MemoryStore, systemClock } from '@vigil/core';
+import { type ConfigInput, systemClock } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import {
   backend,
   bearer,
   createSession,
   faultyStore,
+  GatedStore,
   heartbeat,
   makeApp,
   TEST_CONFIG,
@@ -29,25 +30,6 @@ async function listen(options: Parameters<typeof makeApp>[0] = {}): Promise<Test
   apps.push(t.app);
   const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...t, base };
-}
-
-/** A memory store whose reads can be held at a gate, to let close() begin in the middle of one. */
-class GatedStore extends MemoryStore {
-  gate: Promise<void> | null = null;
-  release: () => void = () => {};
-  #arrived: () => void = () => {};
-  /** Settles when a read has reached the gate. */
-  readonly reached = new Promise<void>((resolve) => {
-    this.#arrived = resolve;
-  });
-
-  override async get(...args: Parameters<MemoryStore['get']>): ReturnType<MemoryStore['get']> {
-    if (this.gate !== null) {
-      this.#arrived();
-      await this.gate;
-    }
-    return super.get(...args);
-  }
 }
 
 async function adminView(app: FastifyInstance, id: string) {
@@ -408,9 +390,7 @@ describe('GET /v1/ws: ends and limits', () => {
     const t = await listen({ store });
     const { token } = await createSession(t.app);
     // The upgrade passes the closing check, then waits in the session read while close() begins.
-    store.gate = new Promise((resolve) => {
-      store.release = resolve;
-    });
+    store.hold();
     const opening = SocketClient.open(t.base, bearer(token));
     await store.reached;
     const closed = t.app.close();

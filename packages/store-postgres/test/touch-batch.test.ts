@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { applyTouch, type Signal, touchParams } from '@vigil/core';
-import { conformancePolicy, newRecord, runTouchBursts, touchSummary } from '@vigil/core/conformance';
+import { conformancePolicy, newRecord, runTouchBursts, T0, touchSummary } from '@vigil/core/conformance';
 import pg from 'pg';
 import { PostgresStore } from '../src/index.js';
 import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-server.js';
@@ -10,7 +10,6 @@ import { type PostgresServer, startPostgres, uniqueSchema } from './postgres-ser
 // (PostgresStore#touchBatch). Each must answer as it would alone, in the order made; a session that
 // another node wrote in between has its touches redone on the new row.
 
-const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
 const touchOf = (signal: Signal, now: number) => touchParams(conformancePolicy, signal, now);
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Signal, StoreUnavailableError, touchParams } from '@vigil/core';
-import { conformancePolicy, newRecord, runTouchBursts } from '@vigil/core/conformance';
+import { conformancePolicy, newRecord, runTouchBursts, T0 } from '@vigil/core/conformance';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/index.js';
 
@@ -13,7 +13,6 @@ import { SqliteStore } from '../src/index.js';
 // Each must answer exactly as it would alone, in the order made, and a batch that cannot commit
 // must apply none of its touches.
 
-const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
 const touchOf = (signal: Signal, now: number) => touchParams(conformancePolicy, signal, now);
 

@@ -9,6 +9,7 @@ import {
   encodeAuditCursor,
 } from '../audit-log.js';
 import { END_REASONS, type EndReason, ValidationError } from '../errors.js';
+import { T0 } from './fixtures.js';
 import { prng } from './prng.js';
 
 export interface AuditLogUnderTest {
@@ -20,7 +21,6 @@ export interface AuditLogUnderTest {
 /** Builds a fresh, empty audit log for one test. */
 export type AuditLogFactory = () => Promise<AuditLogUnderTest>;
 
-const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
 const DAY = 86_400_000;
 

@@ -3,7 +3,8 @@ import { resolvePolicy } from '../policy.js';
 import type { SessionRecord } from '../session.js';
 import { newSessionToken, sessionIdFor } from '../tokens.js';
 
-const T0 = Date.UTC(2026, 0, 1, 12);
+/** When the conformance histories begin; `newRecord` creates sessions at it by default. */
+export const T0 = Date.UTC(2026, 0, 1, 12);
 
 /** idle 60 s, absolute 10 min, warning 10 s before, no coalescing unless a test asks for it. */
 export const conformancePolicy = resolvePolicy('default', {

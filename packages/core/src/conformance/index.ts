@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { touchParams } from '../lifecycle.js';
 import { resolvePolicy } from '../policy.js';
 import type { Store } from '../store.js';
-import { conformancePolicy, newRecord } from './fixtures.js';
+import { conformancePolicy, newRecord, T0 } from './fixtures.js';
 import { runRandomHistory } from './random-history.js';
 
 export {
@@ -13,7 +13,7 @@ export {
   auditEntry,
   describeAuditLogConformance,
 } from './audit-log.js';
-export { conformancePolicy, newRecord } from './fixtures.js';
+export { conformancePolicy, newRecord, T0 } from './fixtures.js';
 export { prng } from './prng.js';
 export {
   describeTokenStoreConformance,
@@ -32,7 +32,6 @@ export interface StoreUnderTest {
 /** Builds a fresh, empty store for one test. */
 export type StoreFactory = () => Promise<StoreUnderTest>;
 
-const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
 const active = (now: number) => touchParams(conformancePolicy, 'active', now);
 const sleeping = (now: number) => touchParams(conformancePolicy, 'sleeping', now);

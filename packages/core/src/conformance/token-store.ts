@@ -13,6 +13,7 @@ import {
 import type { StoredSigningKey } from '../signing-keys.js';
 import type { TokenStore } from '../token-store.js';
 import { newSessionToken, sessionIdFor } from '../tokens.js';
+import { T0 } from './fixtures.js';
 
 export interface TokenStoreUnderTest {
   tokens: TokenStore;
@@ -23,7 +24,6 @@ export interface TokenStoreUnderTest {
 /** Builds a fresh, empty token store for one test. */
 export type TokenStoreFactory = () => Promise<TokenStoreUnderTest>;
 
-const T0 = Date.UTC(2026, 0, 1, 12);
 const SECOND = 1000;
 const GRACE = 10 * SECOND;
 const EXPIRES = T0 + 3_600_000;

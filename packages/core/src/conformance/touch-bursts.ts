@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { applyTouch, settle, touchParams } from '../lifecycle.js';
 import type { SessionRecord } from '../session.js';
 import type { Store, TouchResult } from '../store.js';
-import { newRecord, conformancePolicy as policy } from './fixtures.js';
+import { newRecord, conformancePolicy as policy, T0 } from './fixtures.js';
 import { prng } from './prng.js';
 
 const SECOND = 1000;
@@ -30,7 +30,7 @@ export function touchSummary(result: TouchResult) {
 export async function runTouchBursts(store: Store, { seed, rounds }: { seed: number; rounds: number }) {
   const random = prng(seed);
   const model = new Map<string, SessionRecord>();
-  let now = Date.UTC(2026, 0, 1, 12);
+  let now = T0;
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     now += Math.floor(random() * 20 * SECOND);
