@@ -13,7 +13,8 @@ const FRAMEWORKS = ['react', 'react-dom', 'react/jsx-runtime', '@angular/*', 'rx
 
 /** What each entry point of @vigil/client holds, for the table; a new subpath shows up untitled. */
 const VIGIL_ENTRIES = {
-  '.': 'the session client, `createVigil` (activity, heartbeats, WebSocket → SSE → HTTP, tabs, retries)',
+  '.': 'the session client, `createVigil` (activity, heartbeats, tabs, retries)',
+  './push': 'push from the server, `pushChannels` (WebSocket → SSE, heartbeats on the socket)',
   './warning': 'the `<vigil-warning>` dialog (`defineVigilWarning`, `endedMessage`)',
   './frame': 'the frame bridge (`acceptFrameActivity`, `reportActivityToHost`)',
   './token': 'token mode (`createTokenMode`, `defaultRefreshAfter`)',

@@ -1,5 +1,6 @@
 import { createVigil, type Vigil } from '@vigil/client';
 import { acceptFrameActivity } from '@vigil/client/frame';
+import { pushChannels } from '@vigil/client/push';
 import { defineVigilWarning } from '@vigil/client/warning';
 
 const TOKEN_KEY = 'vigil-demo-token';
@@ -35,6 +36,8 @@ async function join(token: string): Promise<void> {
   const vigil = createVigil({
     baseUrl: location.origin,
     token: () => localStorage.getItem(TOKEN_KEY) ?? token,
+    // The dashboard's "Revoke" shows in every tab at once, not at the next heartbeat.
+    push: pushChannels(),
   });
   const offFrame = acceptFrameActivity(vigil, { origins: [toolOrigin] });
   const detach = warning.attach(vigil);

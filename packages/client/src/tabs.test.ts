@@ -12,14 +12,11 @@ after(() => {
   for (const tab of open) tab.close();
 });
 
-function tab(name: string, time: FakeTime, extra: { locks?: FakeLocks | null; leaseMs?: number } = {}) {
+function tab(name: string, extra: { locks?: FakeLocks | null } = {}) {
   const state = { leader: false, got: [] as TabMessage[] };
   const tabs = joinTabs({
     name,
-    clock: time,
-    timers: time,
     locks: extra.locks ?? null,
-    leaseMs: extra.leaseMs ?? 3000,
     onMessage: (m) => state.got.push(m),
     onLeadership: (leader) => {
       state.leader = leader;
@@ -31,11 +28,10 @@ function tab(name: string, time: FakeTime, extra: { locks?: FakeLocks | null; le
 
 describe('leader election', () => {
   it('elects exactly one leader with Web Locks, and the next one when it leaves', async () => {
-    const time = new FakeTime();
     const locks = new FakeLocks();
     const name = `t${names++}`;
-    const a = tab(name, time, { locks });
-    const b = tab(name, time, { locks });
+    const a = tab(name, { locks });
+    const b = tab(name, { locks });
     await settle();
     assert.deepEqual([a.leader, b.leader], [true, false]);
     a.tabs.close();
@@ -43,64 +39,25 @@ describe('leader election', () => {
     assert.equal(b.leader, true);
   });
 
-  it('elects exactly one leader over the channel without Web Locks, and replaces one that leaves', async () => {
-    const time = new FakeTime();
+  it('has every tab lead without Web Locks, and still passes messages between them', async () => {
     const name = `t${names++}`;
-    const all = [tab(name, time), tab(name, time), tab(name, time)];
-    await time.advance(3000);
-    assert.equal(all.filter((t) => t.leader).length, 1);
-    const first = all.find((t) => t.leader);
-    first?.tabs.close();
-    await time.advance(3000);
-    const rest = all.filter((t) => t !== first);
-    assert.equal(rest.filter((t) => t.leader).length, 1);
-  });
-
-  it('replaces a leader that went silent (its tab crashed) within a lease', async () => {
-    const name = `t${names++}`;
-    const time = new FakeTime();
-    let crashed = false;
-    // A channel that goes deaf and mute at once, as a crashed tab's does (no "bye").
-    class Crashable extends BroadcastChannel {
-      override postMessage(message: unknown): void {
-        if (!crashed) super.postMessage(message);
-      }
-      override set onmessage(listener: ((event: MessageEvent) => void) | null) {
-        super.onmessage = (event: MessageEvent) => {
-          if (!crashed) listener?.(event);
-        };
-      }
-    }
-    const a = Object.assign({ leader: false }, {});
-    const tabsA = joinTabs({
-      name,
-      clock: time,
-      timers: time,
-      locks: null,
-      BroadcastChannel: Crashable,
-      onMessage: () => {},
-      onLeadership: (value) => {
-        a.leader = value;
-      },
-    });
-    open.push(tabsA);
-    await time.advance(1000);
-    assert.equal(a.leader, true);
-    const b = tab(name, time);
-    await time.advance(5000);
-    assert.equal(b.leader, false);
-    crashed = true;
-    await time.advance(4000);
-    assert.equal(b.leader, true);
+    const all = [tab(name), tab(name), tab(name)];
+    assert.deepEqual(
+      all.map((t) => t.leader),
+      [true, true, true],
+    );
+    all[0]?.tabs.post({ t: 'ended', reason: 'logout' });
+    await settle();
+    assert.deepEqual(
+      all.map((t) => t.got),
+      [[], [{ t: 'ended', reason: 'logout' }], [{ t: 'ended', reason: 'logout' }]],
+    );
   });
 
   it('leads alone without BroadcastChannel', () => {
-    const time = new FakeTime();
     let leader = false;
     const tabs = joinTabs({
       name: 'alone',
-      clock: time,
-      timers: time,
       BroadcastChannel: null,
       onMessage: () => {},
       onLeadership: (value) => {
@@ -111,12 +68,11 @@ describe('leader election', () => {
     tabs.close();
   });
 
-  it('passes messages to the other tabs, not to itself, and keeps election messages to itself', async () => {
-    const time = new FakeTime();
+  it('passes messages to the other tabs, not to itself', async () => {
     const locks = new FakeLocks();
     const name = `t${names++}`;
-    const a = tab(name, time, { locks });
-    const b = tab(name, time, { locks });
+    const a = tab(name, { locks });
+    const b = tab(name, { locks });
     a.tabs.post({ t: 'ended', reason: 'logout' });
     await settle();
     assert.deepEqual(b.got, [{ t: 'ended', reason: 'logout' }]);
@@ -211,6 +167,30 @@ describe('tabs acting as one', () => {
     assert.deepEqual(a.of('ended')[0]?.payload, { reason: 'idle_timeout' });
     assert.deepEqual(b.of('ended')[0]?.payload, { reason: 'idle_timeout' });
     assert.ok((b.of('ended')[0]?.at ?? 0) < (a.of('ended')[0]?.at ?? 0) + 1000);
+  });
+
+  it('without Web Locks keeps a quiet tab signed in while the user works in another, with no warning', async () => {
+    const time = new FakeTime();
+    const server = new FakeServer(time);
+    const tabs = { name: `vigil-${names++}`, locks: null };
+    const a = harness({ tabs }, undefined, { time, server });
+    const b = harness({ tabs }, undefined, { time, server });
+    await a.vigil.start();
+    await b.vigil.start();
+    assert.deepEqual([a.vigil.status().leader, b.vigil.status().leader], [true, true]);
+    await b.work(90_000, 1000);
+    assert.equal(server.ended, null);
+    assert.deepEqual(
+      [a.of('warning').length, a.of('ended').length],
+      [0, 0],
+      'tab A neither warned nor ended',
+    );
+    assert.ok(server.heartbeats('active').length >= 8);
+    assert.ok((a.vigil.status().expiresAt ?? 0) > time.now() + 20_000, "A holds the deadline B's work set");
+    await a.vigil.logout();
+    await time.advance(10);
+    assert.deepEqual(b.of('ended')[0]?.payload, { reason: 'logout' });
+    b.vigil.stop();
   });
 
   it('hands the heartbeats to another tab when the leader closes', async () => {

@@ -6,14 +6,15 @@ import { FakeServer } from '../test/support/fake-server.js';
 import { FakeTime, settle } from '../test/support/fake-time.js';
 import { harness } from '../test/support/harness.js';
 import { createTransport, type PushEvent } from './transport.js';
+import { pushChannels } from './transport-choice.js';
 import type { VigilOptions } from './vigil.js';
 
-/** A harness whose vigil may use all three transports, against fake sockets and streams. */
+/** A harness whose vigil has `pushChannels()` (WebSocket, then SSE), on fake sockets and streams. */
 function withPush(options: Partial<VigilOptions> = {}, shared?: { time: FakeTime; push: FakePush }) {
   const time = shared?.time ?? new FakeTime();
   const push = shared?.push ?? new FakePush(new FakeServer(time));
   const h = harness(
-    { transports: ['websocket', 'sse', 'http'], fetch: push.fetch, WebSocket: push.WebSocket, ...options },
+    { push: pushChannels({ WebSocket: push.WebSocket }), fetch: push.fetch, ...options },
     undefined,
     { time, server: push.server },
   );
@@ -280,6 +281,17 @@ describe('what the server pushes', () => {
     await h.time.advance(60_000);
     assert.equal(h.push.openStreams, 0);
     assert.equal(h.push.sockets.length, 1);
+  });
+});
+
+describe('without push', () => {
+  it('opens no channel: heartbeats go over HTTP, and the server is heard only in its answers', async () => {
+    const h = withPush({ push: undefined });
+    await h.vigil.start();
+    h.act();
+    await h.time.advance(60_000);
+    assert.equal(h.push.sockets.length + h.streamsAsked(), 0);
+    assert.ok(h.httpBeats().length >= 2);
   });
 });
 

@@ -1,30 +1,52 @@
-import { type ResolvedRetry, retryDelay } from './backoff.js';
+import { retryDelay } from './backoff.js';
 import type { Channel, ChannelHandlers } from './channel.js';
 import { openEventStream } from './event-stream.js';
 import { openSocket } from './socket-channel.js';
-import type { PushEvent, Transport, TransportOptions } from './transport.js';
+import type { PushContext, PushEvent, PushUpgrade, Transport } from './transport.js';
 
-export type TransportKind = 'websocket' | 'sse' | 'http';
+/** A channel the server pushes events on: `/v1/ws` (heartbeats go on it too) or `/v1/events`. */
+export type PushChannel = 'websocket' | 'sse';
 
-export interface PushOptions extends TransportOptions {
-  /** Best first. HTTP is always the last resort: reads and logout use it, and heartbeats without a socket. */
-  transports: ReadonlyArray<TransportKind>;
-  /** Missing (an old browser, Node): no `websocket`. */
+export interface PushChannelsOptions {
+  /**
+   * Best first; default `['websocket', 'sse']`. HTTP is always the last resort: reads and logout use
+   * it, and heartbeats while no socket is open.
+   */
+  channels?: ReadonlyArray<PushChannel>;
+  /** Default the global `WebSocket`; missing (an old browser, Node 20): no `websocket`. */
   WebSocket?: typeof WebSocket | undefined;
-  retry: ResolvedRetry;
-  random: () => number;
 }
 
 /**
- * Gives an HTTP transport the push channels of `options.transports`. `listen()` opens the best one;
+ * Push for `createVigil({ push })`: the leader tab holds the best of `channels` that works, so the
+ * server's `warning`, `extended` and `ended` (an admin's revocation) reach every tab at once instead
+ * of at the next heartbeat. A subpath export of its own (`@vigil/client/push`): an app that does
+ * without ships none of it.
+ */
+export function pushChannels(options: PushChannelsOptions = {}): PushUpgrade {
+  return (http, context) =>
+    withPush(http, {
+      ...context,
+      channels: options.channels ?? ['websocket', 'sse'],
+      WebSocket: options.WebSocket ?? globalThis.WebSocket,
+    });
+}
+
+interface PushOptions extends PushContext {
+  channels: ReadonlyArray<PushChannel>;
+  WebSocket: typeof WebSocket | undefined;
+}
+
+/**
+ * Gives an HTTP transport the push channels of `options.channels`. `listen()` opens the best one;
  * one that fails before it ever worked gives way to the next at once. A channel that worked and then
  * closed is reopened, best first, after a backoff; while a lesser one is in use, the better ones are
  * tried again after a growing backoff. Heartbeats go over the socket while one is usable, else HTTP:
  * the app sees the same statuses and events whichever carries them.
  */
-export function withPush(http: Transport, options: PushOptions): Transport {
+function withPush(http: Transport, options: PushOptions): Transport {
   const { timers, WebSocket: Socket } = options;
-  const openers = options.transports.flatMap((kind) =>
+  const openers = options.channels.flatMap((kind) =>
     kind === 'websocket' && Socket
       ? [(on: ChannelHandlers) => openSocket(options, Socket, on)]
       : kind === 'sse'

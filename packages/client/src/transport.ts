@@ -1,4 +1,4 @@
-import { parseRetryAfter } from './backoff.js';
+import { parseRetryAfter, type ResolvedRetry } from './backoff.js';
 import type { SessionStatus, Timers } from './types.js';
 
 /** What a call to the Vigil API came to, reduced to what the SDK acts on. */
@@ -46,6 +46,18 @@ export interface Transport {
    */
   listen?(onEvent: (event: PushEvent) => void): () => void;
 }
+
+/** What `createVigil` gives a push upgrade besides the HTTP transport: its options, and its backoff. */
+export interface PushContext extends TransportOptions {
+  retry: ResolvedRetry;
+  random: () => number;
+}
+
+/**
+ * Gives the HTTP transport a channel on which the server pushes events (`createVigil`'s `push`
+ * option): `pushChannels()` from `@vigil/client/push` makes one.
+ */
+export type PushUpgrade = (http: Transport, context: PushContext) => Transport;
 
 /** A network error or a timeout: worth retrying. */
 export const NETWORK_ERROR: Outcome = { kind: 'retry', retryAfterMs: null, httpStatus: 0 };

@@ -12,10 +12,10 @@ import {
   isSessionStatus,
   type Outcome,
   type PushEvent,
+  type PushUpgrade,
   type Transport,
   type TransportOptions,
 } from './transport.js';
-import { type TransportKind, withPush } from './transport-choice.js';
 import type { Clock, SessionStatus, Timers, VigilEvents, VigilStatus } from './types.js';
 
 export interface VigilOptions {
@@ -40,21 +40,20 @@ export interface VigilOptions {
   /** A request that has not answered after this long counts as a network error. Default 10000. */
   requestTimeoutMs?: number;
   /** Act as one with the other tabs of this origin (default), or alone (`false`). */
-  tabs?: false | Partial<Pick<TabsOptions, 'name' | 'locks' | 'BroadcastChannel' | 'leaseMs'>>;
+  tabs?: false | Partial<Pick<TabsOptions, 'name' | 'locks' | 'BroadcastChannel'>>;
   /**
    * Replaces how the SDK talks to Vigil (token mode's refresh transport, a test double): called with
    * the options the default transport would get.
    */
   transport?: (defaults: TransportOptions) => Transport;
   /**
-   * How the leader tab hears from Vigil, best first (default all three): `websocket` (`/v1/ws`:
-   * heartbeats out, events in), `sse` (`/v1/events`: events in, heartbeats over HTTP), `http`
-   * (heartbeats alone). Reads and logout always use HTTP. Ignored with a custom `transport`, whose
-   * own `listen()` (if any) is used.
+   * Push from Vigil: pass `pushChannels()` from `@vigil/client/push` and the leader tab holds a
+   * WebSocket (else an SSE stream) on which the server's `warning`, `extended` and `ended` arrive at
+   * once. Without it the SDK hears from Vigil only in answer to its own requests: heartbeats and
+   * session reads, at least every sleeping-heartbeat interval. Ignored with a custom `transport`,
+   * whose own `listen()` (if any) is used.
    */
-  transports?: ReadonlyArray<TransportKind>;
-  /** Default the global `WebSocket`. */
-  WebSocket?: typeof WebSocket;
+  push?: PushUpgrade;
   /** Where to watch for activity; default the page's `window` and `document`, null for nowhere. */
   activityTargets?: ActivityTargets | null;
   /** A timer firing this much later than asked means the machine slept: the session is re-checked. */
@@ -439,15 +438,9 @@ export function createVigil(options: VigilOptions): Vigil {
       timers,
       timeoutMs: options.requestTimeoutMs ?? 10_000,
     };
-    return options.transport
-      ? options.transport(transportOptions)
-      : withPush(createTransport(transportOptions), {
-          ...transportOptions,
-          transports: options.transports ?? ['websocket', 'sse', 'http'],
-          WebSocket: options.WebSocket ?? globalThis.WebSocket,
-          retry,
-          random,
-        });
+    if (options.transport) return options.transport(transportOptions);
+    const http = createTransport(transportOptions);
+    return options.push ? options.push(http, { ...transportOptions, retry, random }) : http;
   }
 
   function sleep(ms: number): Promise<void> {
@@ -491,8 +484,6 @@ export function createVigil(options: VigilOptions): Vigil {
           ...options.tabs,
           onMessage: onTabMessage,
           onLeadership,
-          clock,
-          timers,
         });
       }
       watchdog = timers.setTimeout(tick, WATCHDOG_MS);

@@ -42,7 +42,6 @@ async function hostWithFrame(vigil: TestVigil, token: string, framePort: number)
   await page.goto(
     hostUrl(vigil.origin, 'host', {
       token,
-      transports: ['http'],
       frames: [frame],
       allow: [`http://localhost:${tool.port}`],
     }),

@@ -46,7 +46,6 @@ it('backs off while the server answers 503, recovers, and logs nobody out', asyn
   await page.goto(
     hostUrl(vigil.origin, 'a', {
       token,
-      transports: ['http'],
       retry: { retries: 8, baseMs: 200, maxMs: 2000 },
     }),
   );

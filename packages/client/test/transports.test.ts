@@ -20,6 +20,9 @@ after(() => browser?.close());
 
 type Frame = Record<string, unknown> & { at: number };
 
+/** The host page's `push` config: `pushChannels()`'s default order. Without it the page has no push. */
+const ALL = ['websocket', 'sse'];
+
 /** Every WebSocket a page opens, with the frames it sent and received (parsed), as Chromium saw them. */
 function watchSockets(page: Page) {
   const sockets: Array<{ url: string; sent: Frame[]; received: Frame[]; closedAt: number | null }> = [];
@@ -103,7 +106,7 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '5s', warnBefore: '4s' });
     const page = await context.newPage();
     const socket = watchSockets(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL }));
     await socket.ready();
 
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
@@ -147,7 +150,8 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '1m', warnBefore: '10s' });
     const pages = [await context.newPage(), await context.newPage()];
     const sockets = pages.map(watchSockets);
-    for (const [i, page] of pages.entries()) await page.goto(hostUrl(vigil.origin, `t${i}`, { token }));
+    for (const [i, page] of pages.entries())
+      await page.goto(hostUrl(vigil.origin, `t${i}`, { token, push: ALL }));
     await Promise.race(sockets.map((s) => s.ready()));
     await sleep(300);
     assert.equal(sockets.flatMap((s) => s.sockets).length, 1, 'only the leader tab holds a socket');
@@ -169,7 +173,7 @@ describe('transports in Chromium against the real server', () => {
     const page = await context.newPage();
     const socket = watchSockets(page);
     const streams = watchStreams(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token, transports: ['sse', 'http'] }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ['sse'] }));
     await page.locator('#state').filter({ hasText: 'active' }).waitFor({ timeout: 5000 });
     await sleep(500);
     assert.equal(streams.length, 1);
@@ -184,11 +188,30 @@ describe('transports in Chromium against the real server', () => {
     assert.equal(streams.length, 1, 'not reopened after the end');
   });
 
+  it('without push opens neither socket nor stream, and shows a revocation at the next sleeping heartbeat', async (t) => {
+    const { vigil, token, context } = await setUp(t, { idleTimeout: '1m', warnBefore: '10s' });
+    const page = await context.newPage();
+    const socket = watchSockets(page);
+    const streams = watchStreams(page);
+    await page.goto(hostUrl(vigil.origin, 'a', { token, sleepingHeartbeatIntervalMs: 700 }));
+    await page.locator('#state').filter({ hasText: 'active' }).waitFor({ timeout: 5000 });
+
+    const id = String((await vigil.read(token)).body.id);
+    const revokedAt = Date.now();
+    assert.equal(await vigil.revoke(id), 204);
+    const ended = await endedWithin(page, revokedAt, 3000);
+    assert.equal(ended.reason, 'revoked');
+    assert.equal(socket.sockets.length, 0, 'no WebSocket');
+    assert.equal(streams.length, 0, 'no event stream');
+    const last = httpHeartbeats(vigil).at(-1);
+    assert.equal(last?.state, 'sleeping', 'the heartbeat that learnt of it');
+  });
+
   it('falls back to SSE when the WebSocket constructor throws, and keeps the session alive over HTTP', async (t) => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '3s', warnBefore: '1s' });
     const page = await context.newPage();
     const streams = watchStreams(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token, blockWebSocket: true }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL, blockWebSocket: true }));
     const start = Date.now();
     await typeFor(page, 6000);
     assert.equal(streams.length, 1, 'the stream was opened, once');
@@ -206,7 +229,7 @@ describe('transports in Chromium against the real server', () => {
     const streams = watchStreams(page);
     vigil.refuseUpgrades = true;
     await page.route('**/v1/events', (route) => route.abort());
-    await page.goto(hostUrl(vigil.origin, 'a', { token, retry: { baseMs: 300, maxMs: 1500 } }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL, retry: { baseMs: 300, maxMs: 1500 } }));
     const start = Date.now();
     // Past the first deadline (start + 5 s), and until both were tried again (slower on a busy machine).
     const triedTwice = () => socket.sockets.length >= 2 && streams.length >= 2;
@@ -233,7 +256,7 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '3s', warnBefore: '2s' });
     const page = await context.newPage();
     const socket = watchSockets(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL }));
     await socket.ready();
     const deadline = Date.parse(String((await vigil.read(token)).body.idleExpiresAt));
 

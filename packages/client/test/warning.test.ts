@@ -22,7 +22,7 @@ describe('the warning dialog in Chromium against the real server', () => {
     const context = await browser.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token, transports: ['http'] }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token }));
 
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
     await dialog.waitFor({ timeout: 5000 });
@@ -76,7 +76,7 @@ describe('the warning dialog in Chromium against the real server', () => {
     const context = await browser.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token, transports: ['http'] }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token }));
     const deadline = Date.parse(String((await vigil.read(token)).body.idleExpiresAt));
 
     const notice = page.getByRole('alert').filter({ hasText: 'Your session has ended' });
@@ -101,16 +101,19 @@ describe('the warning dialog in Chromium against the real server', () => {
   });
 
   it('sends no active heartbeat for a user idle the whole time, only sleeping ones', async (t) => {
-    const vigil = await startVigil({ pages: hostPages });
+    // 5 s idle, counted from the session's creation: the pages, slower to load on a busy machine, still
+    // have seconds for sleeping heartbeats 0.7 s apart.
+    const vigil = await startVigil({
+      pages: hostPages,
+      policy: { idleTimeout: '5s', absoluteTimeout: '1h', warnBefore: '2s' },
+    });
     t.after(() => vigil.close());
     const token = await vigil.createSession();
     const context = await browser.newContext();
     t.after(() => context.close());
     const pages = await Promise.all([context.newPage(), context.newPage()]);
     for (const [i, page] of pages.entries()) {
-      await page.goto(
-        hostUrl(vigil.origin, `t${i}`, { token, transports: ['http'], sleepingHeartbeatIntervalMs: 700 }),
-      );
+      await page.goto(hostUrl(vigil.origin, `t${i}`, { token, sleepingHeartbeatIntervalMs: 700 }));
     }
     await pages[0]
       ?.getByRole('alert')

@@ -2,6 +2,7 @@
 // JSON in the URL fragment; exposes `window.vigilTest` for the tests to read.
 import { createVigil, type VigilOptions } from '@vigil/client';
 import { acceptFrameActivity } from '@vigil/client/frame';
+import { type PushChannel, pushChannels } from '@vigil/client/push';
 import { defineVigilWarning, type VigilWarningElement } from '@vigil/client/warning';
 
 interface Config {
@@ -10,8 +11,8 @@ interface Config {
   sleepingHeartbeatIntervalMs?: number;
   frames?: string[];
   allow?: string[];
-  /** The tests that count heartbeats in the server's request log ask for `['http']`. */
-  transports?: VigilOptions['transports'];
+  /** Push channels, best first (`pushChannels({ channels })`); none when absent, as by default. */
+  push?: PushChannel[];
   /** The page's WebSocket constructor throws, as where a policy or an extension blocks sockets. */
   blockWebSocket?: boolean;
 }
@@ -25,7 +26,7 @@ if (config.blockWebSocket) {
 const vigil = createVigil({
   baseUrl: location.origin,
   token: config.token,
-  ...(config.transports && { transports: config.transports }),
+  ...(config.push && { push: pushChannels({ channels: config.push }) }),
   ...(config.retry && { retry: config.retry }),
   ...(config.sleepingHeartbeatIntervalMs !== undefined && {
     sleepingHeartbeatIntervalMs: config.sleepingHeartbeatIntervalMs,

@@ -23,8 +23,6 @@ export function harness(
     tabs: false,
     activityTargets: { window, document },
     random: () => 0.5,
-    // Push channels only where a test gives fakes for them (see fake-push.ts).
-    transports: ['http'],
     ...options,
   });
   const events: Array<{ type: keyof VigilEvents; payload: unknown; at: number }> = [];
