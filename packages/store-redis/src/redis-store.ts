@@ -20,6 +20,7 @@ import { KeySpace, parseIndexMember } from './keys.js';
 import { type RemoteEventListener, RemoteEvents } from './remote-events.js';
 import { SCRIPTS, type ScriptName } from './scripts/index.js';
 import { RedisTokenStore } from './token-store.js';
+import { TouchBatches } from './touch-batch.js';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and to the events channel; no braces. Default `vigil:`. */
@@ -81,6 +82,7 @@ export class RedisStore implements Store {
   readonly #label: string;
   readonly #events: RemoteEvents;
   readonly #scripts: Record<ScriptName, ScriptCall>;
+  readonly #touches: TouchBatches;
   #cursor = 0;
   #closed = false;
   /** True once no layout-1 data was found under the prefix (keys.ts); until then every call checks. */
@@ -114,6 +116,7 @@ export class RedisStore implements Store {
       scripts[name] = call.bind(client);
     }
     this.#scripts = scripts as Record<ScriptName, ScriptCall>;
+    this.#touches = new TouchBatches(client, this.#scripts.sessionTouch);
     this.#events = new RemoteEvents(client, this.#keys.channel, this.#onError);
   }
 
@@ -240,20 +243,25 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * On standalone Redis the touches of one event-loop turn go to Redis as one script (touch-batch.ts
+   * says why and what it saved); each call still has its own timeout, reply and follow-ups.
+   */
   touch(id: string, params: TouchParams): Promise<TouchResult> {
     return this.#op('touch', async () => {
-      const reply = await this.#bounded(
-        this.#session(
-          'sessionTouch',
-          id,
-          params.now,
-          params.signal,
-          params.idleTimeoutMs,
-          params.warnBeforeMs,
-          params.touchGranularityMs,
-        ),
+      const raw = await this.#bounded(
+        this.#touches.send({
+          key: this.#keys.session(id),
+          args: [
+            params.now,
+            params.signal,
+            params.idleTimeoutMs,
+            params.warnBeforeMs,
+            params.touchGranularityMs,
+          ],
+        }),
       );
-      const { outcome, flags, record } = reply;
+      const { outcome, flags, record } = decodeReply(id, raw);
       if (record === null) return { kind: 'unknown' };
       if (outcome === 'ended') {
         const endedNow = flags.includes('n');
@@ -474,6 +482,8 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Touches made before closing start now, as they would have without waiting for their turn.
+    this.#touches.flush();
     this.#closed = true;
     this.#events.close();
     this.#client.removeListener('error', this.#onError);
@@ -556,10 +566,13 @@ export class RedisStore implements Store {
   }
 
   async #session(name: ScriptName, id: string, ...args: (string | number)[]): Promise<ScriptReply> {
+    // Touches made before this call reach Redis before it, as they did when each was sent at once.
+    this.#touches.flush();
     return decodeReply(id, await this.#scripts[name](this.#keys.session(id), ...args));
   }
 
   async #peek(id: string): Promise<SessionRecord | null> {
+    this.#touches.flush();
     return decodeStored(id, await this.#client.hmget(this.#keys.session(id), ...FIELDS));
   }
 

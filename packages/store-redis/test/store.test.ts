@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { endEvent, resolvePolicy, type SessionEvent, type SessionRecord, touchParams } from '@vigil/core';
-import { conformancePolicy, newRecord } from '@vigil/core/conformance';
+import {
+  applyTouch,
+  endEvent,
+  resolvePolicy,
+  type SessionEvent,
+  type SessionRecord,
+  settle,
+  type TouchParams,
+  type TouchResult,
+  touchParams,
+} from '@vigil/core';
+import { conformancePolicy, newRecord, prng, runTouchBursts } from '@vigil/core/conformance';
 import { RedisStore } from '../src/index.js';
+import { MAX_TOUCHES_PER_SCRIPT } from '../src/touch-batch.js';
 import {
   flushScripts,
   keysByMaster,
   keysWithPrefix,
+  masters,
   noscriptErrors,
   type RawClient,
   rawClient,
@@ -44,6 +56,27 @@ const sortedIds = (records: { id: string }[]) => records.map((r) => r.id).sort()
 function assertNoDuplicates(records: { id: string }[], what: string) {
   const ids = records.map((r) => r.id);
   assert.equal(new Set(ids).size, ids.length, `${what}: an id was claimed twice`);
+}
+
+/** What a touch answers, from core's lifecycle (the model every store restates). */
+function expectedTouch(record: SessionRecord | undefined, params: TouchParams): TouchResult {
+  if (record === undefined) return { kind: 'unknown' };
+  const decision = applyTouch(record, params);
+  return decision.kind === 'ended'
+    ? { kind: 'ended', record: decision.record, endedNow: decision.endedNow }
+    : { kind: 'live', record: decision.record, extendedFromWarning: decision.extendedFromWarning };
+}
+
+/** Session scripts Redis has run (EVAL and EVALSHA calls), summed over masters. */
+async function scriptCalls(client: RawClient): Promise<number> {
+  const counts = await Promise.all(
+    masters(client).map(async (node) => {
+      const info = await node.info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return calls('eval') + calls('evalsha');
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** The behaviour beyond the Store contract, the same on standalone Redis and on a cluster. */
@@ -298,6 +331,91 @@ function describeRedisBehaviour(
       const ended = await store.end(record.id, 'logout', T0 + 3 * SECOND);
       assert.equal(ended.kind === 'ended' && ended.endedNow, true);
       assert.ok((await noscriptErrors(redis())) > noscriptBefore, 'the fallback path was taken');
+    });
+
+    it('answers each touch of one turn as that touch alone would (one script per turn, standalone)', async () => {
+      const store = node(uniquePrefix());
+      const coarse = resolvePolicy('coarse', {
+        idleTimeout: '60s',
+        absoluteTimeout: '10m',
+        warnBefore: '10s',
+        touchGranularity: '2s',
+      });
+      const policyOf = (record: SessionRecord) => (record.policy === 'coarse' ? coarse : conformancePolicy);
+      const model = new Map<string, SessionRecord>();
+      for (let i = 0; i < 120; i++) {
+        const record = newRecord(`batch${i % 9}`, T0 + i * 100, i % 4 === 0 ? coarse : conformancePolicy);
+        await store.create(record, { maxSessions: null });
+        model.set(record.id, record);
+      }
+      const ids = [...model.keys()];
+      // Some ended by hand, some with their warning claimed (an active touch arms it again: `w`).
+      for (const id of ids.filter((_, i) => i % 10 === 3)) {
+        const ended = await store.end(id, 'logout', T0 + SECOND);
+        if (ended.kind === 'ended') model.set(id, ended.record);
+      }
+      for (const claimed of await drainWarnings(store, T0 + 55 * SECOND, 50)) model.set(claimed.id, claimed);
+
+      // One turn: 300 touches (more than one script holds), times rising past many deadlines, a
+      // session often touched twice, unknown ids among them.
+      const random = prng(20260107);
+      const calls = Array.from({ length: 300 }, (_, k) => {
+        const id =
+          random() < 0.05 ? `no-such-id-${k % 3}` : (ids[Math.floor(random() * ids.length)] as string);
+        const now = T0 + 55 * SECOND + k * 50;
+        const policy = model.has(id) ? policyOf(model.get(id) as SessionRecord) : conformancePolicy;
+        return { id, params: touchParams(policy, random() < 0.7 ? 'active' : 'sleeping', now) };
+      });
+      // Index upkeep after the turn's scripts: two scripts per end recorded, one per warning armed again.
+      let upkeep = 0;
+      const expected = calls.map(({ id, params }) => {
+        const before = model.get(id);
+        const result = expectedTouch(before, params);
+        if (result.kind === 'ended' && result.endedNow) upkeep += 2;
+        if (result.kind === 'live' && before?.warnAt === null && result.record.warnAt !== null) upkeep += 1;
+        if (result.kind !== 'unknown') model.set(id, result.record);
+        return result;
+      });
+      const scriptsBefore = await scriptCalls(redis());
+      const results = await Promise.all(calls.map(({ id, params }) => store.touch(id, params)));
+      const scripts = (await scriptCalls(redis())) - scriptsBefore;
+      results.forEach((result, k) => {
+        assert.deepEqual(result, expected[k], `touch ${k} of ${calls[k]?.id}`);
+      });
+      const kinds = new Set(
+        expected.map((r) => (r.kind === 'live' && r.extendedFromWarning ? 'extended' : r.kind)),
+      );
+      assert.deepEqual(
+        [...kinds].sort(),
+        ['ended', 'extended', 'live', 'unknown'],
+        'the turn covers each case',
+      );
+      assert.ok(
+        expected.some((r) => r.kind === 'ended' && r.endedNow),
+        'some touch records an end',
+      );
+      // Standalone: a few touch scripts for the turn (64 touches each at most). A cluster sends each alone.
+      const touchScripts = cluster ? calls.length : Math.ceil(calls.length / MAX_TOUCHES_PER_SCRIPT);
+      assert.equal(scripts, touchScripts + upkeep);
+
+      // What was stored is what was answered.
+      const later = T0 + 71 * SECOND;
+      for (const [id, record] of model) {
+        const read = await store.get(id, later);
+        assert.deepEqual(read.kind === 'unknown' ? null : read.record, settle(record, later).record, id);
+        model.set(id, settle(record, later).record);
+      }
+      // Warnings armed again by the turn's active touches were indexed again: each is claimed once.
+      const due = T0 + 125 * SECOND;
+      const warnings = [...model.values()].filter(
+        (r) => settle(r, due).record.endedAt === null && r.warnAt !== null && r.warnAt <= due,
+      );
+      assert.ok(warnings.length > 0);
+      assert.deepEqual(sortedIds(await drainWarnings(store, due, 40)), sortedIds(warnings));
+    });
+
+    it('answers bursts of touches as the lifecycle applied one by one', async () => {
+      await runTouchBursts(node(uniquePrefix()), { seed: 20260107, rounds: 40 });
     });
 
     if (cluster) {
