@@ -20,9 +20,6 @@ after(() => browser?.close());
 
 type Frame = Record<string, unknown> & { at: number };
 
-/** The host page's `push` config: `pushChannels()`'s default order. Without it the page has no push. */
-const ALL = ['websocket', 'sse'];
-
 /** Every WebSocket a page opens, with the frames it sent and received (parsed), as Chromium saw them. */
 function watchSockets(page: Page) {
   const sockets: Array<{ url: string; sent: Frame[]; received: Frame[]; closedAt: number | null }> = [];
@@ -106,7 +103,7 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '5s', warnBefore: '4s' });
     const page = await context.newPage();
     const socket = watchSockets(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: true }));
     await socket.ready();
 
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
@@ -151,7 +148,7 @@ describe('transports in Chromium against the real server', () => {
     const pages = [await context.newPage(), await context.newPage()];
     const sockets = pages.map(watchSockets);
     for (const [i, page] of pages.entries())
-      await page.goto(hostUrl(vigil.origin, `t${i}`, { token, push: ALL }));
+      await page.goto(hostUrl(vigil.origin, `t${i}`, { token, push: true }));
     await Promise.race(sockets.map((s) => s.ready()));
     await sleep(300);
     assert.equal(sockets.flatMap((s) => s.sockets).length, 1, 'only the leader tab holds a socket');
@@ -211,7 +208,7 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '3s', warnBefore: '1s' });
     const page = await context.newPage();
     const streams = watchStreams(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL, blockWebSocket: true }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: true, blockWebSocket: true }));
     const start = Date.now();
     await typeFor(page, 6000);
     assert.equal(streams.length, 1, 'the stream was opened, once');
@@ -229,7 +226,7 @@ describe('transports in Chromium against the real server', () => {
     const streams = watchStreams(page);
     vigil.refuseUpgrades = true;
     await page.route('**/v1/events', (route) => route.abort());
-    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL, retry: { baseMs: 300, maxMs: 1500 } }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: true, retry: { baseMs: 300, maxMs: 1500 } }));
     const start = Date.now();
     // Past the first deadline (start + 5 s), and until both were tried again (slower on a busy machine).
     const triedTwice = () => socket.sockets.length >= 2 && streams.length >= 2;
@@ -256,7 +253,7 @@ describe('transports in Chromium against the real server', () => {
     const { vigil, token, context } = await setUp(t, { idleTimeout: '3s', warnBefore: '2s' });
     const page = await context.newPage();
     const socket = watchSockets(page);
-    await page.goto(hostUrl(vigil.origin, 'a', { token, push: ALL }));
+    await page.goto(hostUrl(vigil.origin, 'a', { token, push: true }));
     await socket.ready();
     const deadline = Date.parse(String((await vigil.read(token)).body.idleExpiresAt));
 

@@ -482,8 +482,8 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Touches made before closing start now, as they would have without waiting for their turn.
-    this.#touches.flush();
+    // Touches still waiting need no flush here: their turn's script is sent all the same (on a client
+    // the store does not own, still open) or fails like any call in flight (on its own, disconnected).
     this.#closed = true;
     this.#events.close();
     this.#client.removeListener('error', this.#onError);

@@ -60,7 +60,7 @@ export class TouchBatches {
     return this.#turn.add(call);
   }
 
-  /** Sends what is waiting now: before a later call on a session, and before closing. */
+  /** Sends what is waiting now: before a later call on a session. */
   flush(): void {
     this.#turn.flush();
   }
@@ -77,16 +77,12 @@ export class TouchBatches {
       const args: (string | number)[] = [chunk.length];
       for (const { key } of chunk) args.push(key);
       for (const call of chunk) args.push(...call.args);
-      const answer = (this.#many as ScriptCall)(...args);
-      for (let k = 0; k < chunk.length; k++) {
-        replies.push(
-          answer.then((all) => {
-            if (!Array.isArray(all) || all.length !== chunk.length)
-              throw new TypeError('unexpected reply from a session script');
-            return all[k];
-          }),
-        );
-      }
+      const answer = (this.#many as ScriptCall)(...args).then((all) => {
+        if (!Array.isArray(all) || all.length !== chunk.length)
+          throw new TypeError('unexpected reply from a session script');
+        return all;
+      });
+      for (let k = 0; k < chunk.length; k++) replies.push(answer.then((all) => all[k]));
     }
     return replies;
   }

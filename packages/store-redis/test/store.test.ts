@@ -414,6 +414,25 @@ function describeRedisBehaviour(
       assert.deepEqual(sortedIds(await drainWarnings(store, due, 40)), sortedIds(warnings));
     });
 
+    it('sends the touches still waiting before a later call on a session', async () => {
+      // A touch waits for its turn's script; a call made after it must still find it applied.
+      const store = node(uniquePrefix());
+      const record = newRecord();
+      await store.create(record, { maxSessions: null });
+      const extendedTo = T0 + 5 * SECOND + conformancePolicy.idleTimeoutMs;
+      const [touched, read, ended] = await Promise.all([
+        store.touch(record.id, active(T0 + 5 * SECOND)),
+        store.get(record.id, T0 + 6 * SECOND),
+        store.end(record.id, 'logout', T0 + 7 * SECOND),
+      ]);
+      assert.equal(touched.kind === 'live' && touched.record.idleExpiresAt, extendedTo);
+      assert.equal(read.kind === 'live' && read.record.idleExpiresAt, extendedTo);
+      assert.deepEqual(ended.kind === 'ended' && [ended.endedNow, ended.record.idleExpiresAt], [
+        true,
+        extendedTo,
+      ]);
+    });
+
     it('answers bursts of touches as the lifecycle applied one by one', async () => {
       await runTouchBursts(node(uniquePrefix()), { seed: 20260107, rounds: 40 });
     });

@@ -11,8 +11,8 @@ interface Config {
   sleepingHeartbeatIntervalMs?: number;
   frames?: string[];
   allow?: string[];
-  /** Push channels, best first (`pushChannels({ channels })`); none when absent, as by default. */
-  push?: PushChannel[];
+  /** `true`: `pushChannels()` as an app calls it; a list: those channels, best first; absent: no push. */
+  push?: true | PushChannel[];
   /** The page's WebSocket constructor throws, as where a policy or an extension blocks sockets. */
   blockWebSocket?: boolean;
 }
@@ -26,7 +26,7 @@ if (config.blockWebSocket) {
 const vigil = createVigil({
   baseUrl: location.origin,
   token: config.token,
-  ...(config.push && { push: pushChannels({ channels: config.push }) }),
+  ...(config.push && { push: pushChannels(config.push === true ? {} : { channels: config.push }) }),
   ...(config.retry && { retry: config.retry }),
   ...(config.sleepingHeartbeatIntervalMs !== undefined && {
     sleepingHeartbeatIntervalMs: config.sleepingHeartbeatIntervalMs,
