@@ -1,5 +1,6 @@
 // One autocannon run in its own process (so the load generator never shares an event loop with the
-// server under test). Input: a JSON job in argv[2]; output: autocannon's result as JSON on stdout.
+// server under test), used where wrk is not installed (bench/lib/load-generator.mjs). Input: a JSON
+// job in argv[2]; output on stdout, as JSON, the figures wrk's runs report too.
 // `tokens` rotate per request, so many sessions can be exercised through one connection pool; each
 // goes out as `Authorization: Bearer <token>`, or as the `Cookie` header when `credential` is
 // `cookie` (express-session's cookie sessions). `method` defaults to POST with the heartbeat body
@@ -31,4 +32,15 @@ const result = await autocannon({
     },
   ],
 });
-process.stdout.write(JSON.stringify(result));
+process.stdout.write(
+  JSON.stringify({
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    total: result.requests.total,
+    statuses: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, Number(stat.count)]),
+    ),
+    errors: result.errors + result.timeouts,
+  }),
+);

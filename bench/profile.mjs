@@ -1,5 +1,5 @@
 // Where a heartbeat's time goes: starts `vigil serve` under `node --cpu-prof`, creates sessions,
-// drives heartbeats at it with autocannon (bench/load.mjs, its own process), stops the server and
+// drives heartbeats at it with the bench's load generator (wrk, else autocannon; its own process), stops the server and
 // prints the functions and packages that took the most CPU (self time), from the .cpuprofile.
 //
 //   node bench/profile.mjs [--store memory|sqlite|redis://H:P] [--sessions N] [--seconds S]
@@ -13,13 +13,14 @@
 // (argv: the store spec; env: VIGIL_API_KEY; it prints "listening on URL ") instead of `vigil serve`,
 // for trying a variant of the server. `--touch-granularity D` (default `0ms`: every beat written, as in
 // `npm run bench`; `1s` for coalesced touches).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateLoad } from './lib/load-generator.mjs';
 import { vigilServeArgs } from './lib/vigil-args.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -88,30 +89,22 @@ for (let i = 0; !values.bare && i < Number(values.sessions); i++) {
 }
 const method = values.path === '/v1/authorize' ? 'GET' : 'POST';
 const cpuBefore = cpuMicros(server.pid);
-const run = spawnSync(
-  process.execPath,
-  [
-    join(root, 'bench/load.mjs'),
-    JSON.stringify({
-      url: `${url}${values.path}`,
-      method,
-      tokens,
-      connections: Number(values.connections),
-      duration: Number(values.seconds),
-    }),
-  ],
-  { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-);
-const result = JSON.parse(run.stdout);
+const result = generateLoad({
+  url: `${url}${values.path}`,
+  method,
+  tokens,
+  connections: Number(values.connections),
+  duration: Number(values.seconds),
+});
 const cpuAfter = cpuMicros(server.pid);
-const cpuPerRequest = (cpuAfter.total - cpuBefore.total) / result.requests.total;
-const systemPerRequest = (cpuAfter.system - cpuBefore.system) / result.requests.total;
+const cpuPerRequest = (cpuAfter.total - cpuBefore.total) / result.total;
+const systemPerRequest = (cpuAfter.system - cpuBefore.system) / result.total;
 await new Promise((resolve) => {
   server.once('exit', resolve);
   server.kill('SIGTERM');
 });
 process.stdout.write(
-  `${values.path} on ${values.store}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, server CPU ${cpuPerRequest.toFixed(1)} µs/request (${systemPerRequest.toFixed(1)} in the kernel)${values['cpu-only'] ? '' : ' (profiler on)'}, statuses ${JSON.stringify(Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])))}\n`,
+  `${values.path} on ${values.store}: ${result.requestsPerSecond} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${cpuPerRequest.toFixed(1)} µs/request (${systemPerRequest.toFixed(1)} in the kernel)${values['cpu-only'] ? '' : ' (profiler on)'}, statuses ${JSON.stringify(result.statuses)}\n`,
 );
 
 if (values['cpu-only']) {

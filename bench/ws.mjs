@@ -4,7 +4,7 @@
 // (`{rows, comparisons, memory, settings, versions, notes}`), progress goes to stderr.
 //
 // Every process is separate, on loopback: the Vigil server (`vigil serve`, as bench/run.mjs starts
-// it), autocannon (bench/load.mjs) for HTTP, bench/ws-client.mjs for the sockets.
+// it), the bench's load generator (wrk, else autocannon) for HTTP, bench/ws-client.mjs for the sockets.
 //
 // - Throughput, per store (SQLite; the full run adds memory): `connections` sessions, one server
 //   process per store; HTTP is `POST /v1/heartbeat`
@@ -34,6 +34,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { loadGenerator } from './lib/load-generator.mjs';
 import { loadOnce, measure } from './lib/measure.mjs';
 import { cpuMicros, root, sleep, startServer, stop, track, versionOf, workDir } from './lib/processes.mjs';
 import { vigilServeArgs } from './lib/vigil-args.mjs';
@@ -406,7 +407,11 @@ async function main() {
     },
     settings: { short, seconds, warmUpSeconds, connections, idleConnections, openFilesLimit },
     machine: { cpus: cpus().length, loadAverageBefore, loadAverageAfter: Number(loadavg()[0].toFixed(2)) },
-    versions: { ws: versionOf('ws'), '@fastify/websocket': versionOf('@fastify/websocket') },
+    versions: {
+      ws: versionOf('ws'),
+      '@fastify/websocket': versionOf('@fastify/websocket'),
+      loadGenerator: `${loadGenerator().name} ${loadGenerator().version}`,
+    },
     notes,
     seconds: Math.round((Date.now() - started) / 1000),
   };

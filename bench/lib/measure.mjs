@@ -1,9 +1,8 @@
-// One throughput row: autocannon (bench/load.mjs, a process of its own) against a target, with the
+// One throughput row: the load generator (wrk, else autocannon; a process of its own) against a target, with the
 // server's CPU time per request read from /proc around the run. On a machine shared with other work
 // requests per second move with that work; CPU per request moves far less, so both are reported.
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { cpuMicros, root } from './processes.mjs';
+import { generateLoad } from './load-generator.mjs';
+import { cpuMicros } from './processes.mjs';
 
 /**
  * A target: `{ name, url, path, method?, tokens, credential?, headers?, expectedStatus, pids? }`,
@@ -20,17 +19,9 @@ export function loadOnce(target, seconds, connections) {
     duration: seconds,
   };
   const before = serverCpu(target);
-  const result = spawnSync(process.execPath, [join(root, 'bench/load.mjs'), JSON.stringify(job)], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.status !== 0) throw new Error(`autocannon failed:\n${result.stderr}`);
+  const result = generateLoad(job);
   const after = serverCpu(target);
-  return {
-    raw: JSON.parse(result.stdout),
-    cpuMicros: before === null || after === null ? null : after - before,
-  };
+  return { result, cpuMicros: before === null || after === null ? null : after - before };
 }
 
 function serverCpu(target) {
@@ -46,22 +37,19 @@ function serverCpu(target) {
 /** One counted run (after an uncounted second of warm-up when `warmUp`), summarised. */
 export function measure(target, { seconds, connections, warmUp }) {
   if (warmUp) loadOnce(target, 1, connections);
-  const { raw, cpuMicros: cpu } = loadOnce(target, seconds, connections);
-  const statuses = Object.fromEntries(
-    Object.entries(raw.statusCodeStats ?? {}).map(([code, stat]) => [code, Number(stat.count)]),
-  );
+  const { result, cpuMicros: cpu } = loadOnce(target, seconds, connections);
+  const { statuses } = result;
   const unexpected = Object.entries(statuses)
     .filter(([code]) => Number(code) !== target.expectedStatus)
     .reduce((sum, [, count]) => sum + count, 0);
   const run = {
-    requestsPerSecond: Math.round(raw.requests.average),
-    p50Ms: raw.latency.p50,
-    p99Ms: raw.latency.p99,
-    total: raw.requests.total,
-    serverCpuMicrosPerRequest:
-      cpu === null || raw.requests.total === 0 ? null : Math.round(cpu / raw.requests.total),
+    requestsPerSecond: result.requestsPerSecond,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    total: result.total,
+    serverCpuMicrosPerRequest: cpu === null || result.total === 0 ? null : Math.round(cpu / result.total),
     statuses,
-    unexpected: unexpected + raw.errors + raw.timeouts,
+    unexpected: unexpected + result.errors,
   };
   process.stderr.write(
     `  ${target.name}: ${run.requestsPerSecond} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
@@ -86,10 +74,13 @@ export function summarise(target, runs) {
     name: target.name,
     group: target.group,
     requestsPerSecond: Math.round(of('requestsPerSecond')),
-    p50Ms: of('p50Ms'),
-    p99Ms: of('p99Ms'),
+    // The median of an even count of runs is a mean: rounded, so no 0.6000000000000001 reaches a table.
+    p50Ms: roundTo(of('p50Ms'), 2),
+    p99Ms: roundTo(of('p99Ms'), 2),
     serverCpuMicrosPerRequest: of('serverCpuMicrosPerRequest'),
     unexpected: runs.reduce((sum, r) => sum + r.unexpected, 0),
     runs,
   };
 }
+
+const roundTo = (value, digits) => (value === null ? null : Number(value.toFixed(digits)));

@@ -188,10 +188,10 @@ function websocketSection(websocket) {
   const { settings, machine } = websocket;
   return `
 **WebSocket** (bench/ws.mjs, ws ${websocket.versions.ws}): heartbeats over \`/v1/ws\` (\`{"type":"heartbeat","state":"active"}\`, one socket
-per session) beside \`POST /v1/heartbeat\` (autocannon), the same ${fmt(settings.connections)} sessions on the same server, one heartbeat in
+per session) beside \`POST /v1/heartbeat\` (${websocket.versions.loadGenerator ?? 'autocannon'}), the same ${fmt(settings.connections)} sessions on the same server, one heartbeat in
 flight per connection on both (the next sent when the answer is back), every beat written; ${settings.seconds} s counted after
 ${settings.warmUpSeconds} s uncounted, one round${machine ? ` (load average ${machine.loadAverageBefore} before, ${machine.loadAverageAfter} after, ${machine.cpus} CPUs)` : ''}. Server CPU: /proc, around the counted run.
-HTTP p50/p99 are autocannon's (whole ms); WebSocket's are each round trip's, timed by bench/ws-client.mjs.
+HTTP p50/p99 are the load generator's${(websocket.versions.loadGenerator ?? 'autocannon').startsWith('autocannon') ? ' (whole ms)' : ''}; WebSocket's are each round trip's, timed by bench/ws-client.mjs.
 
 ${websocketThroughput(websocket)}
 
@@ -214,7 +214,8 @@ written: \`touchGranularity\` 0, as when every client sends one beat per interva
 
 ${throughputTable(heartbeats)}
 
-SQLite, the embedded default: ${sqlite.ratioToBare.toFixed(2)} × the bare Fastify ceiling.
+SQLite, the embedded default: ${sqlite.ratioToBare.toFixed(2)} × the bare Fastify ceiling in requests/s, with ${fmt(sqlite.serverCpuMicrosPerRequest)} µs of CPU
+per heartbeat (server and store) against the empty route's ${fmt(heartbeats.find((r) => r.key === 'bare')?.serverCpuMicrosPerRequest)} µs.
 ${redisSection(results)}
 **Forward-auth** (\`GET /v1/authorize\`, same sessions; through nginx: \`examples/proxies/nginx.conf\` with
 \`auth_request\`, in front of a small Node app; its CPU column adds nginx's and the app's):
@@ -235,8 +236,13 @@ ESM, browser, es2022, gzip level 9, frameworks external; the figure is the main 
 
 ${clientSection(results.client)}
 
-- Servers, Redis, PostgreSQL, nginx and the load generator (autocannon ${versions.autocannon}) are separate processes on one
-  machine; Vigil runs \`vigil serve --log-level warn\` with \`heartbeatRateLimit\` raised. The bare route has no logger and
+- Servers, Redis, PostgreSQL, nginx and the load generator (${versions.loadGenerator ?? `autocannon ${versions.autocannon}`}) are separate processes on one
+  machine${
+    (versions.loadGenerator ?? '').startsWith('wrk')
+      ? ` (wrk with one thread: it needs a fraction of the CPU per request that autocannon
+  does, CPU the server under test would otherwise lose)`
+      : ''
+  }; Vigil runs \`vigil serve --log-level warn\` with \`heartbeatRateLimit\` raised. The bare route has no logger and
   ignores the body and the Authorization header. CPU per request: user + system time of the server's processes (and its
   store's: Redis, PostgreSQL) from /proc over the run, divided by the requests answered.
 - SQLite commits the touches made in one turn of the event loop together (a group commit, see
