@@ -85,6 +85,9 @@ export class RedisStore implements Store {
   readonly #touches: TouchBatches;
   #cursor = 0;
   #closed = false;
+  /** Calls made and not yet answered; `close()` waits for them (`#allAnswered`) before disconnecting. */
+  #inFlight = 0;
+  #allAnswered: (() => void) | undefined;
   /** True once no layout-1 data was found under the prefix (keys.ts); until then every call checks. */
   #layoutOk = false;
   #layoutCheck: Promise<void> | undefined;
@@ -480,14 +483,19 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Refuses new calls at once; calls already made still get their answers (each is bounded by the
+   * command timeout), and only then does the store let go of a client it owns.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Touches still waiting need no flush here: their turn's script is sent all the same (on a client
-    // the store does not own, still open) or fails like any call in flight (on its own, disconnected).
     this.#closed = true;
     this.#events.close();
+    if (this.#ownsClient) {
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#allAnswered = resolve));
+      this.#client.disconnect();
+    }
     this.#client.removeListener('error', this.#onError);
-    if (this.#ownsClient) this.#client.disconnect();
   }
 
   // --- internals --------------------------------------------------------------------------------
@@ -495,6 +503,7 @@ export class RedisStore implements Store {
   /** Runs one operation: refuses after close, and turns connection trouble into `store_unavailable`. */
   async #op<T>(operation: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError(`${this.#label}: the store is closed`);
+    this.#inFlight++;
     try {
       if (!this.#layoutOk) {
         this.#layoutCheck ??= this.#checkLayout();
@@ -503,6 +512,8 @@ export class RedisStore implements Store {
       return await work();
     } catch (error) {
       throw toStoreError(error, operation, this.#label, this.#timeoutMs);
+    } finally {
+      if (--this.#inFlight === 0) this.#allAnswered?.();
     }
   }
 

@@ -433,6 +433,34 @@ function describeRedisBehaviour(
       ]);
     });
 
+    it('answers the calls made before close(), refuses later ones, and lets its own client go', async () => {
+      const prefix = uniquePrefix();
+      const store = node(prefix);
+      const record = newRecord();
+      await store.create(record, { maxSessions: null });
+      const extendedTo = T0 + 5 * SECOND + conformancePolicy.idleTimeoutMs;
+      // Made in the same turn as close(): the touch has not even been sent yet.
+      const touching = store.touch(record.id, active(T0 + 5 * SECOND));
+      const reading = store.get(record.id, T0 + 6 * SECOND);
+      await store.close();
+      const [touched, read] = await Promise.all([touching, reading]);
+      assert.equal(touched.kind === 'live' && touched.record.idleExpiresAt, extendedTo);
+      assert.equal(read.kind === 'live' && read.record.idleExpiresAt, extendedTo);
+      await assert.rejects(store.get(record.id, T0 + 7 * SECOND), { code: 'store_unavailable' });
+      // ioredis's last state after a manual disconnect: `end` for a client, `close` for a cluster.
+      await waitUntil(
+        'the store lets its own client go',
+        () => ['end', 'close'].includes(store.connectionStatus),
+        2000,
+      );
+      const stored = await node(prefix).get(record.id, T0 + 7 * SECOND);
+      assert.equal(
+        stored.kind === 'live' && stored.record.idleExpiresAt,
+        extendedTo,
+        'the touch was applied',
+      );
+    });
+
     it('answers bursts of touches as the lifecycle applied one by one', async () => {
       await runTouchBursts(node(uniquePrefix()), { seed: 20260107, rounds: 40 });
     });
