@@ -17,6 +17,13 @@ let jobs = 0;
  * (`BENCH_LOAD_GENERATOR=autocannon` asks for autocannon even where wrk is installed).
  */
 export function loadGenerator() {
+  chosen ??= probe();
+  return chosen;
+}
+
+let chosen;
+
+function probe() {
   if (process.env.BENCH_LOAD_GENERATOR !== 'autocannon') {
     // `wrk --version` prints its version, then its usage, and exits 1.
     const probe = spawnSync(WRK, ['--version'], { encoding: 'utf8' });
