@@ -26,16 +26,16 @@ let chosen;
 function probe() {
   if (process.env.BENCH_LOAD_GENERATOR !== 'autocannon') {
     // `wrk --version` prints its version, then its usage, and exits 1.
-    const probe = spawnSync(WRK, ['--version'], { encoding: 'utf8' });
-    const version = /^wrk \S*?(\d+\.\d+\.\d+)/m.exec(`${probe.stdout ?? ''}`)?.[1];
-    if (probe.error === undefined && version !== undefined) return { name: 'wrk', version };
+    const answer = spawnSync(WRK, ['--version'], { encoding: 'utf8' });
+    const version = /^wrk \S*?(\d+\.\d+\.\d+)/m.exec(`${answer.stdout ?? ''}`)?.[1];
+    if (answer.error === undefined && version !== undefined) return { name: 'wrk', version };
   }
   return { name: 'autocannon', version: versionOf('autocannon') };
 }
 
 /**
  * One run: `job` is `{ url, method, tokens, credential, headers, connections, duration }` (see
- * bench/load.mjs). Resolves to `{ requestsPerSecond, p50Ms, p99Ms, total, statuses, errors }`:
+ * bench/load.mjs). Returns `{ requestsPerSecond, p50Ms, p99Ms, total, statuses, errors }`:
  * `statuses` counts answers by HTTP status, `errors` counts requests that got none.
  */
 export function generateLoad(job, generator = loadGenerator()) {
