@@ -84,7 +84,8 @@ export class RedisStore implements Store {
   readonly #scripts: Record<ScriptName, ScriptCall>;
   readonly #touches: TouchBatches;
   #cursor = 0;
-  #closed = false;
+  /** Set by the first `close()`; every later call is refused, every later `close()` gets the same promise. */
+  #closing: Promise<void> | undefined;
   /** Calls made and not yet answered; `close()` waits for them (`#allAnswered`) before disconnecting. */
   #inFlight = 0;
   #allAnswered: (() => void) | undefined;
@@ -142,9 +143,7 @@ export class RedisStore implements Store {
   tokenStore(): RedisTokenStore {
     this.#tokens ??= new RedisTokenStore(this.#client, {
       keys: this.#keys,
-      commandTimeoutMs: this.#timeoutMs,
-      label: this.#label,
-      closed: () => this.#closed,
+      run: (operation, work) => this.#op(operation, work),
     });
     return this.#tokens;
   }
@@ -487,9 +486,12 @@ export class RedisStore implements Store {
    * Refuses new calls at once; calls already made still get their answers (each is bounded by the
    * command timeout), and only then does the store let go of a client it owns.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  async #shutDown(): Promise<void> {
     this.#events.close();
     if (this.#ownsClient) {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#allAnswered = resolve));
@@ -500,9 +502,12 @@ export class RedisStore implements Store {
 
   // --- internals --------------------------------------------------------------------------------
 
-  /** Runs one operation: refuses after close, and turns connection trouble into `store_unavailable`. */
+  /**
+   * Runs one operation (the token store's too): refuses it after close, counts it while in flight for
+   * `close()`, and turns connection trouble into `store_unavailable`.
+   */
   async #op<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreUnavailableError(`${this.#label}: the store is closed`);
+    if (this.#closing) throw new StoreUnavailableError(`${this.#label}: the store is closed`);
     this.#inFlight++;
     try {
       if (!this.#layoutOk) {

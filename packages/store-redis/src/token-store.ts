@@ -4,22 +4,20 @@ import {
   type RotateOutcome,
   type RotateRequest,
   type StoredSigningKey,
-  StoreUnavailableError,
   type TokenStore,
 } from '@vigil/core';
-import { type RedisClient, toStoreError } from './connection.js';
+import type { RedisClient } from './connection.js';
 import type { KeySpace } from './keys.js';
 import { refreshIssue, refreshRotate } from './scripts/refresh-family.js';
 
 export interface RedisTokenStoreOptions {
   /** The session store's key space: families share their session's hash tag (and slot). */
   keys: KeySpace;
-  /** Longest wait for one call, in ms (the client's `commandTimeout`); for messages. */
-  commandTimeoutMs: number;
-  /** A name for error messages; never a password. */
-  label: string;
-  /** Whether the session store was closed: calls then fail `store_unavailable`. */
-  closed: () => boolean;
+  /**
+   * Runs one call as the session store runs its own: refused once that store is closed, waited for
+   * by its `close()`, connection trouble turned into `store_unavailable`.
+   */
+  run: <T>(operation: string, work: () => Promise<T>) => Promise<T>;
 }
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
@@ -119,13 +117,7 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  async #op<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    const { label, commandTimeoutMs, closed } = this.#options;
-    if (closed()) throw new StoreUnavailableError(`${label}: the store is closed`);
-    try {
-      return await work();
-    } catch (error) {
-      throw toStoreError(error, operation, label, commandTimeoutMs);
-    }
+  #op<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return this.#options.run(operation, work);
   }
 }

@@ -433,7 +433,10 @@ function describeRedisBehaviour(
       ]);
     });
 
-    it('answers the calls made before close(), refuses later ones, and lets its own client go', async () => {
+    // A call that close() cut off may never settle: the timeout makes that a failure, not a hang.
+    it("answers the calls made before close(), its token store's too, refuses later ones, and lets its own client go", {
+      timeout: 15_000,
+    }, async () => {
       const prefix = uniquePrefix();
       const store = node(prefix);
       const record = newRecord();
@@ -442,11 +445,23 @@ function describeRedisBehaviour(
       // Made in the same turn as close(): the touch has not even been sent yet.
       const touching = store.touch(record.id, active(T0 + 5 * SECOND));
       const reading = store.get(record.id, T0 + 6 * SECOND);
+      let touchAnswered = false;
+      void touching.then(() => (touchAnswered = true));
+      const closing = store.close();
+      // A second close() resolves with the first, not before the calls it waits for.
       await store.close();
+      assert.ok(touchAnswered, 'the second close() waited for the touch');
+      await closing;
       const [touched, read] = await Promise.all([touching, reading]);
       assert.equal(touched.kind === 'live' && touched.record.idleExpiresAt, extendedTo);
       assert.equal(read.kind === 'live' && read.record.idleExpiresAt, extendedTo);
       await assert.rejects(store.get(record.id, T0 + 7 * SECOND), { code: 'store_unavailable' });
+      await assert.rejects(store.tokenStore().listSigningKeys(), { code: 'store_unavailable' });
+      // A token-store call alone in flight is waited for too.
+      const other = node(prefix);
+      const listing = other.tokenStore().listSigningKeys();
+      await other.close();
+      assert.deepEqual(await listing, []);
       // ioredis's last state after a manual disconnect: `end` for a client, `close` for a cluster.
       await waitUntil(
         'the store lets its own client go',
