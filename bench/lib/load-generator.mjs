@@ -38,8 +38,8 @@ function probe() {
  * bench/load.mjs). Returns `{ requestsPerSecond, p50Ms, p99Ms, total, statuses, errors }`:
  * `statuses` counts answers by HTTP status, `errors` counts requests that got none.
  */
-export function generateLoad(job, generator = loadGenerator()) {
-  return generator.name === 'wrk' ? withWrk(job) : withAutocannon(job);
+export function generateLoad(job) {
+  return loadGenerator().name === 'wrk' ? withWrk(job) : withAutocannon(job);
 }
 
 function withAutocannon(job) {
