@@ -39,8 +39,11 @@ function probe() {
  * `statuses` counts answers by HTTP status, `errors` counts requests that got none.
  */
 export function generateLoad(job) {
-  return loadGenerator().name === 'wrk' ? withWrk(job) : withAutocannon(job);
+  return generators[loadGenerator().name](job);
 }
+
+/** Each generator by name, for the bench's own tests, which run the same job through both. */
+export const generators = { wrk: withWrk, autocannon: withAutocannon };
 
 function withAutocannon(job) {
   const result = spawnSync(process.execPath, [join(root, 'bench/load.mjs'), JSON.stringify(job)], {
