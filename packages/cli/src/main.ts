@@ -39,6 +39,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     const command = topic === undefined ? undefined : COMMANDS[topic];
+    if (topic !== undefined && command === undefined) {
+      io.stderr(`vigil: no help on "${topic}": it is not a command\n\n${USAGE}\n`);
+      return 2;
+    }
     (first === undefined ? io.stderr : io.stdout)(`${command?.usage ?? USAGE}\n`);
     return first === undefined ? 2 : 0;
   }

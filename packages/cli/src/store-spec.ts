@@ -12,6 +12,16 @@ export type StoreSpec =
 
 export const DEFAULT_STORE_SPEC = 'sqlite:./data/vigil.db';
 
+/** Whether the part of a Redis URL after `//` names a host for each of its nodes. */
+function namesHosts(rest: string): boolean {
+  const authority = rest.split(/[/?#]/, 1)[0] ?? '';
+  const nodes = authority.slice(authority.lastIndexOf('@') + 1).split(',');
+  return nodes.every((node) => !/^(:\d*)?$/.test(node));
+}
+
+/** A spec that cannot be right is a usage error, like any other bad flag. */
+const EXIT_USAGE = 2;
+
 const FORMS =
   'memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://H1:P1,H2:P2 or postgres://USER@HOST:PORT/DB';
 
@@ -20,13 +30,21 @@ export function parseStoreSpec(spec: string, cwd = process.cwd()): StoreSpec {
   if (spec === 'memory') return { kind: 'memory' };
   if (spec.startsWith('sqlite:')) {
     const path = spec.slice('sqlite:'.length);
-    if (path === '') throw new CliError(`store "sqlite:" needs a file path, e.g. ${DEFAULT_STORE_SPEC}`);
+    if (path === '') {
+      throw new CliError(`store "sqlite:" needs a file path, e.g. ${DEFAULT_STORE_SPEC}`, EXIT_USAGE);
+    }
     return { kind: 'sqlite', path: resolve(cwd, path) };
   }
-  if (/^rediss?:\/\//.test(spec)) return { kind: 'redis', url: spec, cluster: false };
-  if (/^rediss?\+cluster:\/\//.test(spec)) return { kind: 'redis', url: spec, cluster: true };
+  const redis = /^rediss?(\+cluster)?:\/\/(.*)$/.exec(spec);
+  if (redis) {
+    // `redis://` alone would quietly mean 127.0.0.1:6379: whichever Redis happens to run there.
+    if (!namesHosts(redis[2] ?? '')) {
+      throw new CliError(`store "${redactSpec(spec)}" names no host: use ${FORMS}`, EXIT_USAGE);
+    }
+    return { kind: 'redis', url: spec, cluster: redis[1] !== undefined };
+  }
   if (/^postgres(ql)?:\/\//.test(spec)) return { kind: 'postgres', url: spec };
-  throw new CliError(`unknown store "${redactSpec(spec)}": use ${FORMS}`);
+  throw new CliError(`unknown store "${redactSpec(spec)}": use ${FORMS}`, EXIT_USAGE);
 }
 
 /** A spec fit for logs and messages: any password in a URL is replaced (Principle 7). */
@@ -45,17 +63,36 @@ export async function openStore(spec: StoreSpec, options: OpenOptions = {}): Pro
     case 'memory':
       return new MemoryStore();
     case 'sqlite':
-      mkdirSync(dirname(spec.path), { recursive: true });
+      createFolderOf(spec.path);
       try {
         const { SqliteStore } = await import('@vigil/store-sqlite');
         return await SqliteStore.open({ path: spec.path });
       } catch (error) {
-        throw new CliError(`cannot open SQLite store at ${spec.path}: ${(error as Error).message}`);
+        throw new CliError(
+          `cannot open SQLite store at ${spec.path} (is its folder writable?): ${(error as Error).message}`,
+        );
       }
     case 'redis':
       return openRedis(spec.url, options);
     case 'postgres':
       return openPostgres(spec.url);
+  }
+}
+
+/** The SQLite file's folder, made if missing (the default `./data/` is, on a first start). */
+function createFolderOf(path: string): void {
+  const folder = dirname(path);
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a file is in the way'
+          : message;
+    throw new CliError(`cannot create the folder ${folder} for the SQLite store: ${why}`);
   }
 }
 

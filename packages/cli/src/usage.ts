@@ -17,14 +17,14 @@ Environment: VIGIL_API_KEY (the backend API key), VIGIL_URL (sessions, stats: th
 PORT (serve: default port).
 Docs: README.md and DESIGN.md in the repository.`;
 
-export const SERVE_USAGE = `Usage: vigil serve [--host H] [--port P] [--store SPEC] [--config FILE] [--dev]
+export const SERVE_USAGE = `Usage: vigil serve [--host H] [--port P] [--store SPEC] [--config FILE] [--log-level L] [--dev]
 
 Runs the HTTP service. JSON logs go to stdout; the listening URL and problems go to stderr.
 
   --host H         address to listen on (default 127.0.0.1)
   --port P         port (default: the PORT environment variable, else 8080; 0 picks a free one)
   --store SPEC     memory | sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2
-                   (default sqlite:./data/vigil.db)
+                   | postgres://USER@HOST:PORT/DB (default sqlite:./data/vigil.db)
   --config FILE    JSON config with the policies (default: built-in policy, 15m idle, 8h absolute)
   --log-level L    fatal | error | warn | info | debug | trace | silent (default info, or LOG_LEVEL)
   --dev            without VIGIL_API_KEY, generate a key for this run and print it once
@@ -42,7 +42,8 @@ export const MIGRATE_USAGE = `Usage: vigil migrate --store SPEC
 
 Brings the store's schema up to date and exits. \`vigil serve\` does this on start too; run it on
 its own before starting several nodes at once, or to check that a store is reachable.
-SPEC: sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2 (memory has no schema).`;
+SPEC: sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2 | postgres://USER@HOST:PORT/DB
+(memory has no schema).`;
 
 const SERVER_FLAGS = `  --url U          the server (default: VIGIL_URL, else http://127.0.0.1:8080)
   --api-key KEY    the API key (default: VIGIL_API_KEY; the environment keeps it out of \`ps\`)

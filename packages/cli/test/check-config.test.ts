@@ -101,11 +101,13 @@ test('the real command: exit codes, --version, unknown command', async (t) => {
   const dir = tempDir(t);
   const goodPath = writeJson(dir, 'good.json', good);
   const badPath = writeJson(dir, 'bad.json', { policies: { default: { idleTimeout: '1h' } } });
-  const [ok, bad, version, unknown] = await Promise.all([
+  const [ok, bad, version, unknown, helpOn, helpOnNothing] = await Promise.all([
     runVigil(['check-config', goodPath]),
     runVigil(['check-config', badPath]),
     runVigil(['--version']),
     runVigil(['frobnicate']),
+    runVigil(['help', 'migrate']),
+    runVigil(['help', 'frobnicate']),
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(bad.code, 1);
@@ -114,4 +116,8 @@ test('the real command: exit codes, --version, unknown command', async (t) => {
   assert.match(version.stdout, /^vigil \d+\.\d+\.\d+/);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.equal(helpOn.code, 0);
+  assert.match(helpOn.stdout, /^Usage: vigil migrate --store SPEC/);
+  assert.equal(helpOnNothing.code, 2, 'help on a command that does not exist is not a success');
+  assert.match(helpOnNothing.stderr, /no help on "frobnicate": it is not a command/);
 });

@@ -20,6 +20,6 @@ test('migrate: creates and migrates a SQLite file (twice is fine); memory and no
   assert.equal(memory.code, 2);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--store is required/);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown store/);
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { API_KEY, call, runVigil, sleep, startVigil, tempDir, writeJson } from './helpers.js';
@@ -17,13 +18,43 @@ test('serve: refuses to start without an API key, with a short one, or on an uns
   assert.match(noKey.stderr, /VIGIL_API_KEY is not set/);
   assert.equal(shortKey.code, 1);
   assert.match(shortKey.stderr, /too short/);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 2, 'a store spec that cannot be right is bad usage');
   assert.match(unknown.stderr, /unknown store/);
   assert.equal(badPort.code, 2);
   assert.equal(noRedis.code, 1);
   assert.match(noRedis.stderr, /Redis store/);
   assert.equal(noPostgres.code, 1);
   assert.match(noPostgres.stderr, /cannot open PostgreSQL store/);
+});
+
+test('serve: a place it cannot listen on or keep its file in is one clear line, never a stack trace', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'a-file'), '');
+  const holder = await startVigil(t, ['--store', 'memory']);
+  t.after(() => holder.stop());
+  const takenPort = new URL(holder.url).port;
+  const [badHost, foreignAddress, fileInTheWay, noHost, taken] = await Promise.all([
+    runVigil(['serve', '--store', 'memory', '--host', '256.1.1.1', '--port', '0']),
+    // TEST-NET-1: reserved for documentation, so no interface of this machine has it.
+    runVigil(['serve', '--store', 'memory', '--host', '192.0.2.1', '--port', '0']),
+    runVigil(['serve', '--store', `sqlite:${join(dir, 'a-file', 'vigil.db')}`, '--port', '0']),
+    runVigil(['serve', '--store', 'redis://', '--port', '0']),
+    runVigil(['serve', '--store', `sqlite:${join(dir, 'v.db')}`, '--port', takenPort]),
+  ]);
+  for (const [result, message] of [
+    [badHost, /256\.1\.1\.1 is not an address of this machine \(set --host\)/],
+    [foreignAddress, /192\.0\.2\.1 is not an address of this machine/],
+    [fileInTheWay, /cannot create the folder .*a-file for the SQLite store: a file is in the way/],
+    [taken, /already in use/],
+  ] as const) {
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+  }
+  assert.equal(noHost.code, 2, '`redis://` alone must not quietly mean whatever Redis runs on 6379');
+  assert.match(noHost.stderr, /store "redis:\/\/" names no host/);
+  // A server that never listened has nothing to sweep or purge: no warnings about a closed store.
+  assert.equal(taken.stdout, '', taken.stdout);
 });
 
 test('serve --dev: generates a key, prints it once to stderr, never logs it', async (t) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startRedis } from '../../store-redis/test/redis-server.js';
 import { API_KEY, call, runVigil, startVigil, tempDir, writeJson } from './helpers.js';
@@ -199,6 +200,66 @@ describe('vigil sessions and vigil stats, against a running server', () => {
 
     const badUrl = await runVigil(['stats', '--url', 'ftp://example.com']);
     assert.equal(badUrl.code, 2);
+  });
+
+  test('revoke-all cannot name the subject `..` in a URL: it says so rather than hitting another route', async () => {
+    const dots = await createSession('..');
+    const result = await vigilAt(['sessions', 'revoke-all', '--subject', '..']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /no URL can name the subject "\.\."/);
+    const listed = await vigilAt(['sessions', 'list', '--subject', '..', '--json']);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).sessions.map((session: { id: string }) => session.id),
+      [dots.id],
+      'listed by query, where dots are safe',
+    );
+    const one = await vigilAt(['sessions', 'revoke', dots.id]);
+    assert.equal(one.code, 0, one.stderr);
+  });
+
+  test('a URL or key that cannot work is bad usage (2), and a password in the URL is never echoed', async () => {
+    const withPassword = new URL(url);
+    withPassword.username = 'admin';
+    withPassword.password = 'urlS3cret';
+    const credentials = await runVigil(['stats', '--url', withPassword.href]);
+    assert.equal(credentials.code, 2);
+    assert.match(credentials.stderr, /must not hold a user name or password/);
+    assert.ok(!credentials.stderr.includes('urlS3cret'), credentials.stderr);
+
+    const unsendable = await vigilAt(['stats'], { VIGIL_API_KEY: 'k123456789abcdefXYZ€' });
+    assert.equal(unsendable.code, 2);
+    assert.match(
+      unsendable.stderr,
+      /the API key in VIGIL_API_KEY holds spaces or characters outside printable ASCII/,
+    );
+
+    const wrongFlagKey = await vigilAt(['stats', '--api-key', 'also-wrong-0123456789']);
+    assert.equal(wrongFlagKey.code, 5);
+    assert.match(wrongFlagKey.stderr, /check --api-key$/m, 'names where the refused key came from');
+  });
+
+  test('something that is not Vigil at the URL (a login page, a wrong base path) is exit 1, not a stack trace', async (t) => {
+    const page = createHttpServer((_request, response) => {
+      response.setHeader('content-type', 'text/html');
+      response.end('<html>login</html>');
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    t.after(() => page.close());
+    const { port } = page.address() as AddressInfo;
+    for (const args of [
+      ['stats'],
+      ['sessions', 'list', '--subject', 'ada'],
+      ['sessions', 'revoke-all', '--subject', 'ada'],
+    ]) {
+      const result = await runVigil([...args, '--url', `http://127.0.0.1:${port}`]);
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /does not look like a Vigil server \(HTTP 200, not JSON\)/);
+      assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+    }
+    // Vigil itself, but the URL has a path too many: its JSON 404 is about the route, not a session.
+    const wrongBase = await runVigil(['stats', '--url', `${url}/base/`]);
+    assert.equal(wrongBase.code, 1, wrongBase.stderr);
+    assert.match(wrongBase.stderr, /does not look like a Vigil server \(404 not_found/);
   });
 
   test('an unreachable server is exit 3, with the URL tried', async () => {

@@ -132,6 +132,7 @@ export class RedisAuditLog implements AuditLog {
   readonly #label: string;
   readonly #add: ScriptCall;
   readonly #remove: ScriptCall;
+  readonly #onError: (error: unknown) => void;
   #closed = false;
 
   /** Builds the log on an ioredis client (the session store's own, or one configured like it). */
@@ -149,7 +150,10 @@ export class RedisAuditLog implements AuditLog {
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#ownsClient = options.ownsClient ?? false;
     this.#label = options.label ?? 'redis';
-    if (options.onError !== undefined) client.on('error', options.onError);
+    // Always a listener: without one, ioredis prints every failed reconnect as an "Unhandled error
+    // event" with its stack. A call that fails still rejects (`store_unavailable`).
+    this.#onError = options.onError ?? (() => {});
+    client.on('error', this.#onError);
     client.defineCommand('vigilAudit_add', { numberOfKeys: 1, lua: ADD_SCRIPT });
     client.defineCommand('vigilAudit_remove', { numberOfKeys: 1, lua: REMOVE_SCRIPT });
     const commands = client as unknown as Record<string, ScriptCall>;
@@ -293,6 +297,7 @@ export class RedisAuditLog implements AuditLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#client.removeListener('error', this.#onError);
     if (this.#ownsClient) this.#client.disconnect();
   }
 

@@ -28,6 +28,25 @@ describe('RedisAuditLog on standalone Redis', () => {
     return { log, cleanup: () => log.close() };
   });
 
+  it('a Redis that goes away makes its calls fail, and prints nothing of its own', async (t) => {
+    const own = await startRedis();
+    const log = RedisAuditLog.fromUrl(own.url, { keyPrefix: uniquePrefix(), commandTimeoutMs: 300 });
+    // ioredis prints "[ioredis] Unhandled error event" with a stack for each failed reconnect when
+    // the client has no error listener: noise in the operator's terminal, every few hundred ms.
+    const printed: unknown[][] = [];
+    t.mock.method(console, 'error', (...args: unknown[]) => printed.push(args));
+    try {
+      await log.append([auditEntry('dora', T0)]);
+      await own.kill();
+      await assert.rejects(log.query({ subject: 'dora', limit: 1 }));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(printed, []);
+    } finally {
+      await log.close();
+      await own.stop();
+    }
+  });
+
   it('every key it writes has a TTL of the retention and two days', async () => {
     const prefix = uniquePrefix();
     const log = RedisAuditLog.fromUrl(server?.url ?? '', { keyPrefix: prefix, retentionMs: 7 * DAY });

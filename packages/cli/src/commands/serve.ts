@@ -113,28 +113,28 @@ export async function serve(args: string[], io: Io): Promise<number> {
     throw error;
   }
 
-  let app: Awaited<ReturnType<typeof buildApp>>;
+  let built: Awaited<ReturnType<typeof buildApp>> | undefined;
   let unbridge = () => {};
   try {
     // pino writes JSON lines to stdout; the server redacts credentials from every line.
-    app = await buildApp({
+    built = await buildApp({
       config,
       store,
       auditLog,
       apiKey: options.apiKey,
       logger: { level: options.logLevel },
     });
-    unbridge = await bridgeStoreEvents(app, store);
-    await app.listen({ host: options.host, port: options.port });
+    unbridge = await bridgeStoreEvents(built, store);
+    await built.listen({ host: options.host, port: options.port });
   } catch (error) {
     unbridge();
+    // The app first: its housekeeping (sweeper, audit purge) must not run on a closed store.
+    await built?.close().catch(() => {});
     await store.close().catch(() => {});
     await auditLog.close().catch(() => {});
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new CliError(`port ${options.port} on ${options.host} is already in use (set --port or PORT)`);
-    }
-    throw error;
+    throw listenProblem(error, options) ?? error;
   }
+  const app = built;
 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
@@ -146,6 +146,24 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   io.stderr(`Vigil listening on http://${host}:${port}/ (store ${redactSpec(options.storeSpec)})\n`);
   return waitForShutdown(app, { close: () => store.close().finally(() => auditLog.close()) }, unbridge, io);
+}
+
+/** Why the server could not listen, said in the user's terms (no stack); undefined for other errors. */
+function listenProblem(error: unknown, options: Pick<ServeOptions, 'host' | 'port'>): CliError | undefined {
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  const where = `${options.host} port ${options.port}`;
+  if (code === 'EADDRINUSE') {
+    return new CliError(`port ${options.port} on ${options.host} is already in use (set --port or PORT)`);
+  }
+  if (code === 'EACCES') {
+    return new CliError(`no permission to listen on ${where} (ports below 1024 need privileges; set --port)`);
+  }
+  if (code === 'EADDRNOTAVAIL' || syscall === 'getaddrinfo') {
+    return new CliError(
+      `cannot listen on ${where}: ${options.host} is not an address of this machine (set --host)`,
+    );
+  }
+  return undefined;
 }
 
 /** What `bridgeStoreEvents` needs of the app: its bus and a logger. */

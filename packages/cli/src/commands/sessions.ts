@@ -105,7 +105,7 @@ async function list(client: AdminClient, subject: string, json: boolean, io: Io)
 
 async function revoke(client: AdminClient, id: string, json: boolean, io: Io): Promise<number> {
   try {
-    await client.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+    await client.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}`, 'no-such-session');
   } catch (error) {
     if (error instanceof CliError && error.exitCode === EXIT.notFound) {
       throw new CliError(`no session with ID "${id}" (unknown, or ended and purged)`, EXIT.notFound);
@@ -117,6 +117,14 @@ async function revoke(client: AdminClient, id: string, json: boolean, io: Io): P
 }
 
 async function revokeAll(client: AdminClient, subject: string, json: boolean, io: Io): Promise<number> {
+  // A URL parser drops a path segment that is `.` or `..`, escaped or not: the request would reach
+  // another route. Such a subject's sessions can still be listed and revoked one by one.
+  if (subject === '.' || subject === '..') {
+    throw new CliError(
+      `no URL can name the subject "${subject}" in a path; revoke its sessions one by one (sessions list, then sessions revoke ID)`,
+      EXIT.usage,
+    );
+  }
   const path = `/v1/subjects/${encodeURIComponent(subject)}/sessions`;
   const { body } = await client.call<{ revoked: number }>('DELETE', path);
   io.stdout(
