@@ -28,8 +28,8 @@ describe('resolveConfig', () => {
           [
             'storeTimout',
             'policies.default.idleTimeout',
-            'endedRetention',
             'storeTimeout',
+            'endedRetention',
             'heartbeatRateLimit.burst',
             'heartbeatRateLimit.perSecond',
           ],
@@ -39,7 +39,48 @@ describe('resolveConfig', () => {
     );
     assert.throws(() => resolveConfig([]), { code: 'validation_failed' });
   });
+
+  it('heartbeatRateLimit: refuses unknown fields and null, like every other section', () => {
+    assert.deepEqual(problems({ heartbeatRateLimit: { burts: 10 } }), [
+      'heartbeatRateLimit.burts:unknown_field',
+    ]);
+    assert.deepEqual(problems({ heartbeatRateLimit: null }), ['heartbeatRateLimit:type']);
+    assert.deepEqual(problems({ heartbeatRateLimit: [] }), ['heartbeatRateLimit:type']);
+    assert.deepEqual(problems({ heartbeatRateLimit: { burst: null, perSecond: null } }), [
+      'heartbeatRateLimit.burst:positive_integer',
+      'heartbeatRateLimit.perSecond:positive',
+    ]);
+    assert.deepEqual(resolveConfig({ heartbeatRateLimit: { perSecond: 0.5 } }).heartbeatRateLimit, {
+      burst: 10,
+      perSecond: 0.5,
+    });
+  });
+
+  it('endedRetention: refuses 0 like the other durations (a 401 could not say why), and null', () => {
+    assert.deepEqual(problems({ endedRetention: 0 }), ['endedRetention:positive']);
+    assert.deepEqual(problems({ endedRetention: '0s' }), ['endedRetention:positive']);
+    assert.deepEqual(problems({ endedRetention: 'a day' }), ['endedRetention:duration']);
+    assert.deepEqual(problems({ endedRetention: null, storeTimeout: null, audit: { retention: null } }), [
+      'storeTimeout:duration',
+      'endedRetention:duration',
+      'audit.retention:duration',
+    ]);
+    assert.equal(resolveConfig({ endedRetention: '1m' }).endedRetentionMs, 60_000);
+  });
 });
+
+/** The problems a config has, as `field:rule`. */
+function problems(input: unknown): string[] {
+  try {
+    resolveConfig(input);
+  } catch (error) {
+    assert.equal((error as { code?: string }).code, 'validation_failed');
+    return (error as { details: { field: string; rule: string }[] }).details.map(
+      (d) => `${d.field}:${d.rule}`,
+    );
+  }
+  return assert.fail('expected a validation error');
+}
 
 describe('resolveConfig: passivePaths', () => {
   const match = (patterns: string[], uri: string) =>
@@ -234,6 +275,21 @@ describe('resolveConfig: webhooks and relay', () => {
       failureThreshold: 5,
       probeIntervalMs: 30_000,
     });
+  });
+
+  it('relay: null means no relay, but a null field is refused, not taken for its default', () => {
+    assert.equal(resolveConfig({ relay: null }).relay, null);
+    assert.deepEqual(
+      problems({
+        relay: {
+          url: 'https://upstream.example/hb',
+          timeout: null,
+          failureThreshold: null,
+          probeInterval: null,
+        },
+      }),
+      ['relay.timeout:duration', 'relay.probeInterval:duration', 'relay.failureThreshold:positive_integer'],
+    );
   });
 
   it('relay: problems by path', () => {

@@ -127,7 +127,7 @@ export function resolveConfig(input: unknown = {}): VigilConfig {
   const details: ErrorDetail[] = [];
   const problem: Problem = (field, rule, message) => details.push({ field, rule, message });
   unknownFields(raw, TOP_LEVEL, '', problem);
-  const collect = <T>(compute: () => T, fallback: T): T => {
+  const collect: Collect = (compute, fallback) => {
     try {
       return compute();
     } catch (error) {
@@ -137,22 +137,10 @@ export function resolveConfig(input: unknown = {}): VigilConfig {
     }
   };
   const policies = collect(() => resolvePolicies(raw.policies), new Map<string, Policy>());
-  const storeTimeoutMs = collect(() => parseDuration(raw.storeTimeout ?? '2s', 'storeTimeout'), 2000);
-  const endedRetentionMs = collect(() => parseDuration(raw.endedRetention ?? '24h', 'endedRetention'), 0);
-  if (storeTimeoutMs === 0) problem('storeTimeout', 'positive', 'must be longer than 0');
-
-  const limit = (raw.heartbeatRateLimit ?? {}) as Record<string, unknown>;
-  const burst = limit.burst ?? 10;
-  const perSecond = limit.perSecond ?? 1;
-  if (typeof limit !== 'object' || Array.isArray(limit)) {
-    problem('heartbeatRateLimit', 'type', 'must be an object {burst, perSecond}');
-  }
-  if (!Number.isSafeInteger(burst) || (burst as number) < 1) {
-    problem('heartbeatRateLimit.burst', 'positive_integer', 'must be an integer of at least 1');
-  }
-  if (typeof perSecond !== 'number' || !(perSecond > 0) || !Number.isFinite(perSecond)) {
-    problem('heartbeatRateLimit.perSecond', 'positive', 'must be a number above 0');
-  }
+  const storeTimeoutMs = positiveDuration(raw.storeTimeout, '2s', 'storeTimeout', problem, collect);
+  // 0 would purge a session as it ends, and its next request would get a 401 that cannot say why.
+  const endedRetentionMs = positiveDuration(raw.endedRetention, '24h', 'endedRetention', problem, collect);
+  const heartbeatRateLimit = resolveHeartbeatRateLimit(raw.heartbeatRateLimit, problem);
   const passivePaths = resolvePassivePaths(raw.passivePaths, problem);
   const cookie = resolveCookie(raw.cookie, problem);
   const webhooks = resolveWebhooks(raw.webhooks, problem);
@@ -166,7 +154,7 @@ export function resolveConfig(input: unknown = {}): VigilConfig {
     storeTimeoutMs,
     endedRetentionMs,
     audit,
-    heartbeatRateLimit: { burst: burst as number, perSecond: perSecond as number },
+    heartbeatRateLimit,
     passivePaths,
     cookie,
     webhooks,
@@ -187,16 +175,54 @@ function unknownFields(raw: Record<string, unknown>, known: Set<string>, path: s
   }
 }
 
+type Collect = <T>(compute: () => T, fallback: T) => T;
+
+/**
+ * A duration that must be longer than 0, or its default when absent. Only an absent field takes the
+ * default: `null` is refused like any other non-duration, as in the policies. An unreadable value
+ * is reported once; the default stands in for it without a second problem.
+ */
+function positiveDuration(
+  value: unknown,
+  otherwise: string,
+  field: string,
+  problem: Problem,
+  collect: Collect,
+): number {
+  const fallback = parseDuration(otherwise);
+  const ms = collect(() => parseDuration(value === undefined ? otherwise : value, field), fallback);
+  if (ms === 0) problem(field, 'positive', 'must be longer than 0');
+  return ms;
+}
+
+// ---- heartbeat rate limit -----------------------------------------------------------------------
+
+const RATE_LIMIT_FIELDS = new Set(['burst', 'perSecond']);
+
+function resolveHeartbeatRateLimit(input: unknown, problem: Problem): VigilConfig['heartbeatRateLimit'] {
+  const fallback = { burst: 10, perSecond: 1 };
+  if (input === undefined) return fallback;
+  if (!isObject(input)) {
+    problem('heartbeatRateLimit', 'type', 'must be an object {burst, perSecond}');
+    return fallback;
+  }
+  unknownFields(input, RATE_LIMIT_FIELDS, 'heartbeatRateLimit.', problem);
+  const { burst = fallback.burst, perSecond = fallback.perSecond } = input;
+  if (!Number.isSafeInteger(burst) || (burst as number) < 1) {
+    problem('heartbeatRateLimit.burst', 'positive_integer', 'must be an integer of at least 1');
+  }
+  if (typeof perSecond !== 'number' || !(perSecond > 0) || !Number.isFinite(perSecond)) {
+    problem('heartbeatRateLimit.perSecond', 'positive', 'must be a number above 0');
+  }
+  return { burst: burst as number, perSecond: perSecond as number };
+}
+
 // ---- audit --------------------------------------------------------------------------------------
 
 const AUDIT_FIELDS = new Set(['retention']);
 const DEFAULT_AUDIT_RETENTION = '30d';
 
-function resolveAudit(
-  input: unknown,
-  problem: Problem,
-  collect: <T>(compute: () => T, fallback: T) => T,
-): VigilConfig['audit'] {
+function resolveAudit(input: unknown, problem: Problem, collect: Collect): VigilConfig['audit'] {
   const fallback = { retentionMs: parseDuration(DEFAULT_AUDIT_RETENTION) };
   if (input === undefined) return fallback;
   if (!isObject(input)) {
@@ -204,12 +230,15 @@ function resolveAudit(
     return fallback;
   }
   unknownFields(input, AUDIT_FIELDS, 'audit.', problem);
-  const retentionMs = collect(
-    () => parseDuration(input.retention ?? DEFAULT_AUDIT_RETENTION, 'audit.retention'),
-    fallback.retentionMs,
-  );
-  if (retentionMs === 0) problem('audit.retention', 'positive', 'must be longer than 0');
-  return { retentionMs };
+  return {
+    retentionMs: positiveDuration(
+      input.retention,
+      DEFAULT_AUDIT_RETENTION,
+      'audit.retention',
+      problem,
+      collect,
+    ),
+  };
 }
 
 // ---- cookie -------------------------------------------------------------------------------------
@@ -362,11 +391,7 @@ function resolveWebhooks(input: unknown, problem: Problem): WebhookConfig[] {
   return webhooks;
 }
 
-function resolveRelay(
-  input: unknown,
-  problem: Problem,
-  collect: <T>(compute: () => T, fallback: T) => T,
-): RelayConfig | null {
+function resolveRelay(input: unknown, problem: Problem, collect: Collect): RelayConfig | null {
   if (input === undefined || input === null) return null;
   if (!isObject(input)) {
     problem('relay', 'type', 'must be an object {url, timeout?, failureThreshold?, probeInterval?}');
@@ -374,16 +399,18 @@ function resolveRelay(
   }
   unknownFields(input, RELAY_FIELDS, 'relay.', problem);
   const url = httpUrl(input.url, 'relay.url', problem);
-  const timeoutMs = collect(() => parseDuration(input.timeout ?? '2s', 'relay.timeout'), 2000);
-  const probeIntervalMs = collect(
-    () => parseDuration(input.probeInterval ?? '30s', 'relay.probeInterval'),
-    30_000,
+  const { timeout = '2s', failureThreshold = 5 } = input;
+  const timeoutMs = collect(() => parseDuration(timeout, 'relay.timeout'), 2000);
+  const probeIntervalMs = positiveDuration(
+    input.probeInterval,
+    '30s',
+    'relay.probeInterval',
+    problem,
+    collect,
   );
   if (timeoutMs === 0 || timeoutMs > 60_000) {
     problem('relay.timeout', 'range', 'must be longer than 0 and at most 60s');
   }
-  if (probeIntervalMs === 0) problem('relay.probeInterval', 'positive', 'must be longer than 0');
-  const failureThreshold = input.failureThreshold ?? 5;
   if (!Number.isSafeInteger(failureThreshold) || (failureThreshold as number) < 1) {
     problem('relay.failureThreshold', 'positive_integer', 'must be an integer of at least 1');
   }
