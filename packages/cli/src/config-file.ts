@@ -33,7 +33,8 @@ export async function readConfigFile(path: string, cwd = process.cwd()): Promise
 
 /** Node's JSON errors give a character position (or nothing); people want a line and a column. */
 function describeJsonError(error: Error, text: string): string {
-  const message = error.message.replace(/\s+in JSON at position \d+.*$/s, '');
+  // "… in JSON at position 5", "… after JSON at position 8": the position becomes a line and column.
+  const message = error.message.replace(/\s+(in JSON )?at position \d+.*$/s, '');
   const position = /position (\d+)/.exec(error.message)?.[1];
   if (position === undefined) {
     return text.trim() === '' ? 'the file is empty' : message;

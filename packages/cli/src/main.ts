@@ -3,7 +3,9 @@ import { ValidationError } from '@vigil/core';
 import { ConfigProblems, formatProblems } from './config-file.js';
 import { CliError, type Io, processIo } from './io.js';
 import {
+  BENCH_USAGE,
   CHECK_CONFIG_USAGE,
+  KEYS_USAGE,
   MIGRATE_USAGE,
   SERVE_USAGE,
   SESSIONS_USAGE,
@@ -21,8 +23,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; usage: string }> 
     usage: CHECK_CONFIG_USAGE,
   },
   migrate: { load: async () => (await import('./commands/migrate.js')).migrate, usage: MIGRATE_USAGE },
+  keys: { load: async () => (await import('./commands/keys.js')).keys, usage: KEYS_USAGE },
   sessions: { load: async () => (await import('./commands/sessions.js')).sessions, usage: SESSIONS_USAGE },
   stats: { load: async () => (await import('./commands/stats.js')).stats, usage: STATS_USAGE },
+  bench: { load: async () => (await import('./commands/bench.js')).bench, usage: BENCH_USAGE },
 };
 
 export function version(): string {

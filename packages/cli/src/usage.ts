@@ -6,8 +6,10 @@ Commands:
   serve          run the HTTP service: vigil serve [--host H] [--port P] [--store SPEC] [--config FILE]
   check-config   validate a config file: vigil check-config FILE
   migrate        bring a store's schema up to date: vigil migrate --store SPEC
+  keys           add the next access-token signing key: vigil keys rotate --store SPEC
   sessions       list or revoke sessions on a running server: vigil sessions list --subject S
   stats          live counts and counters of a running server: vigil stats
+  bench          run the benchmarks of a source checkout: vigil bench [--short]
 
 Options:
   -h, --help     show help (also: vigil <command> --help)
@@ -45,6 +47,20 @@ its own before starting several nodes at once, or to check that a store is reach
 SPEC: sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2 | postgres://USER@HOST:PORT/DB
 (memory has no schema).`;
 
+export const KEYS_USAGE = `Usage: vigil keys rotate --store SPEC [--config FILE] [--activate-in DURATION] [--json]
+
+Token mode: adds the next signing key to the store that \`vigil serve\` uses. Every node publishes it
+in its JWKS at once (within 30 s) and signs with it from the activation time on; the key it replaces
+stays published until the last access token it signed has expired, so nobody is logged out.
+
+  --store SPEC         sqlite:PATH | redis://HOST:PORT | redis+cluster://H1:P1,H2:P2
+                       | postgres://USER@HOST:PORT/DB (the servers' store)
+  --config FILE        the servers' config: its tokens.algorithm is the new key's (default ES256)
+  --activate-in D      from when the new key signs (default 2m, at least 30s)
+  --json               print {generation, kid, alg, activatesAt}
+
+Keys given in the config's tokens.keysFile are not in the store: rotate them by editing that file.`;
+
 const SERVER_FLAGS = `  --url U          the server (default: VIGIL_URL, else http://127.0.0.1:8080)
   --api-key KEY    the API key (default: VIGIL_API_KEY; the environment keeps it out of \`ps\`)
   --json           print the server's JSON instead of a table
@@ -66,3 +82,13 @@ Live sessions by policy and state (active, in their warning period), and what th
 since it started: sessions created, heartbeats, ends by reason, and the last hour.
 
 ${SERVER_FLAGS}`;
+
+export const BENCH_USAGE = `Usage: vigil bench [--short] [--update-readme]
+
+Runs the benchmarks of this Vigil source checkout (bench/run.mjs, as \`npm run bench\`): heartbeats
+and forward-auth beside a bare Fastify route and express-session, memory per session, expiry, the
+browser SDK's size. They start their own servers and stores on loopback and write
+bench/results/latest.md and latest.json. Needs the repository's dev dependencies (\`npm ci\`).
+
+  --short          the quick version (about a minute) instead of the full one (about 8 minutes)
+  --update-readme  also write the results into README.md`;

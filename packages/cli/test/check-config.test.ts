@@ -92,6 +92,12 @@ test('check-config: missing file, broken JSON and no argument are clear errors',
   assert.match(broken.stderr, /broken\.json is not valid JSON: .*line 3/);
   assert.doesNotMatch(broken.stderr, /at .*\.js:\d+/, 'no stack trace');
 
+  writeJson(dir, 'trailing.json', '{"policies": {}} x\n');
+  const trailing = await vigil(['check-config', 'trailing.json'], dir);
+  assert.equal(trailing.code, 1);
+  assert.match(trailing.stderr, /trailing\.json is not valid JSON: .* after JSON at line 1, column 18$/m);
+  assert.doesNotMatch(trailing.stderr, /position/, 'a line and a column, not a character position too');
+
   const usage = await vigil(['check-config'], dir);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /Usage: vigil check-config FILE/);
@@ -101,13 +107,14 @@ test('the real command: exit codes, --version, unknown command', async (t) => {
   const dir = tempDir(t);
   const goodPath = writeJson(dir, 'good.json', good);
   const badPath = writeJson(dir, 'bad.json', { policies: { default: { idleTimeout: '1h' } } });
-  const [ok, bad, version, unknown, helpOn, helpOnNothing] = await Promise.all([
+  const [ok, bad, version, unknown, helpOn, helpOnNothing, benchExtra] = await Promise.all([
     runVigil(['check-config', goodPath]),
     runVigil(['check-config', badPath]),
     runVigil(['--version']),
     runVigil(['frobnicate']),
     runVigil(['help', 'migrate']),
     runVigil(['help', 'frobnicate']),
+    runVigil(['bench', 'everything']),
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(bad.code, 1);
@@ -120,4 +127,6 @@ test('the real command: exit codes, --version, unknown command', async (t) => {
   assert.match(helpOn.stdout, /^Usage: vigil migrate --store SPEC/);
   assert.equal(helpOnNothing.code, 2, 'help on a command that does not exist is not a success');
   assert.match(helpOnNothing.stderr, /no help on "frobnicate": it is not a command/);
+  assert.equal(benchExtra.code, 2);
+  assert.match(benchExtra.stderr, /unexpected argument "everything"[\s\S]*Usage: vigil bench/);
 });
