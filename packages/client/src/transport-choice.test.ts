@@ -232,6 +232,22 @@ describe('what the server pushes', () => {
     h.vigil.stop();
   });
 
+  it('keeps a warning that is showing when the pushed warning comes after it', async () => {
+    const h = withPush({ sleepingHeartbeatIntervalMs: 0 });
+    await h.vigil.start();
+    await h.time.advance(21_000); // quiet: the client asks at the warning time and warns
+    assert.equal(h.vigil.status().state, 'warning');
+    const beatsBefore = h.socketBeats().length;
+    // The dialog takes focus as it opens: a window `focus` event, from the page, not from the user.
+    h.act('focus');
+    h.push.push('warning'); // the server's own push of the same warning, a moment later
+    await h.time.advance(10);
+    assert.equal(h.socketBeats().length, beatsBefore, 'no active heartbeat: only an explicit choice extends');
+    assert.equal(h.vigil.status().state, 'warning');
+    assert.equal(h.of('extended').length, 0);
+    h.vigil.stop();
+  });
+
   it('times out an idle user whose socket stays open: the socket sends nothing by itself', async () => {
     const h = withPush({ sleepingHeartbeatIntervalMs: 0 });
     await h.vigil.start();

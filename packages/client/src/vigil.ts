@@ -375,8 +375,9 @@ export function createVigil(options: VigilOptions): Vigil {
     // While a request is out its answer, at least as new as this, is on its way.
     else if (!inFlight && isSessionStatus(event.status)) {
       lastContactAt = clock.now();
-      // As at the local warning time: an active user is never warned.
-      if (event.kind === 'warning' && hasUnsentActivity()) void sendBeat('active');
+      // As at the local warning time: an active user is never warned. Once the warning shows, only
+      // an explicit choice extends (the dialog taking focus is a `focus` event, not the user).
+      if (event.kind === 'warning' && !warning && hasUnsentActivity()) void sendBeat('active');
       else applyStatus(event.status, true);
     }
   }

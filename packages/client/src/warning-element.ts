@@ -89,7 +89,11 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
       this.#signOut = q('.sign-out');
       this.#extend.addEventListener('click', () => this.#onExtend());
       this.#signOut.addEventListener('click', () => this.#onSignOut());
-      q('.dialog').addEventListener('keydown', (event) => this.#onKeydown(event as KeyboardEvent));
+      // A click on the backdrop or the dialog's text would move focus to the page's <body>, outside
+      // the dialog, where Shift+Tab reaches the page (and its frames) behind it: focus stays put.
+      this.#backdrop.addEventListener('mousedown', (event) => {
+        if (!(event.target instanceof HTMLButtonElement)) event.preventDefault();
+      });
     }
 
     get vigil(): Vigil | null {
@@ -155,6 +159,8 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
         this.#live.textContent = '';
         this.#extend.focus();
         document.addEventListener('focusin', this.#keepFocus);
+        // On the document, not the dialog: the keys work wherever focus is while the dialog is open.
+        document.addEventListener('keydown', this.#onKeydown, true);
         this.dispatchEvent(new CustomEvent('vigil-warning-open', { bubbles: true, composed: true }));
       }
       this.#render();
@@ -167,6 +173,7 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
       this.#backdrop.hidden = true;
       this.removeAttribute('open');
       document.removeEventListener('focusin', this.#keepFocus);
+      document.removeEventListener('keydown', this.#onKeydown, true);
       const back = this.#returnFocus;
       this.#returnFocus = null;
       if (back?.isConnected) back.focus();
@@ -197,7 +204,7 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
       if (event.target !== this) this.#extend.focus();
     };
 
-    #onKeydown(event: KeyboardEvent): void {
+    #onKeydown = (event: KeyboardEvent): void => {
       if (event.key === 'Escape') {
         event.preventDefault();
         this.#onExtend();
@@ -206,7 +213,7 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
         event.preventDefault();
         (this.#root.activeElement === this.#extend ? this.#signOut : this.#extend).focus();
       }
-    }
+    };
 
     #onExtend(): void {
       void this.#vigil?.extend();

@@ -35,7 +35,12 @@ after(async () => {
 // The warning after 5 s of quiet: slow page and frame loading never meets it.
 const policy = { idleTimeout: '6s', absoluteTimeout: '1h', warnBefore: '1s' };
 
-async function hostWithFrame(vigil: TestVigil, token: string, framePort: number): Promise<Page> {
+async function hostWithFrame(
+  vigil: TestVigil,
+  token: string,
+  framePort: number,
+  extra: Record<string, unknown> = {},
+): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const frame = `http://localhost:${framePort}/frame.html#host=${encodeURIComponent(vigil.origin)}`;
@@ -44,6 +49,7 @@ async function hostWithFrame(vigil: TestVigil, token: string, framePort: number)
       token,
       frames: [frame],
       allow: [`http://localhost:${tool.port}`],
+      ...extra,
     }),
   );
   return page;
@@ -85,5 +91,27 @@ describe('the frame bridge in Chromium against the real server', () => {
     const answer = await vigil.read(token);
     assert.equal(answer.status, 401);
     assert.equal((answer.body.error as { reason?: string }).reason, 'idle_timeout');
+  });
+
+  it('warns a user whose focus was left in the frame: the dialog taking focus is not activity', async (t) => {
+    // With push, the server's own `warning` arrives just after the client has warned: the moment
+    // the dialog's focus (a window `focus` event as it leaves the frame) must not count.
+    const vigil = await startVigil({
+      pages: hostPages,
+      policy: { idleTimeout: '4s', absoluteTimeout: '1h', warnBefore: '2s' },
+    });
+    t.after(() => vigil.close());
+    const token = await vigil.createSession();
+    const page = await hostWithFrame(vigil, token, tool.port, { push: true });
+    t.after(() => page.context().close());
+
+    await typeInFrame(page, 500);
+    const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
+    await dialog.waitFor({ timeout: 6000 });
+    const activeAtWarning = vigil.heartbeats('active').length;
+    await sleep(1000);
+    assert.ok(await dialog.isVisible(), 'the warning stays until the user chooses');
+    assert.equal(vigil.heartbeats('active').length, activeAtWarning, 'nothing extended the session');
+    assert.equal((await vigil.read(token)).body.state, 'warning');
   });
 });

@@ -100,6 +100,46 @@ describe('the warning dialog in Chromium against the real server', () => {
     });
   });
 
+  it('keeps focus in the dialog when its backdrop or text is clicked; the page behind gets no keys', async (t) => {
+    const vigil = await startVigil({
+      pages: hostPages,
+      policy: { idleTimeout: '6s', absoluteTimeout: '1h', warnBefore: '5s' },
+    });
+    t.after(() => vigil.close());
+    const token = await vigil.createSession();
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
+    await dialog.waitFor({ timeout: 5000 });
+    const focused = () =>
+      page.evaluate(() => document.querySelector('vigil-warning')?.shadowRoot?.activeElement?.textContent);
+
+    await page.mouse.click(3, 3); // the backdrop, over the page's corner
+    assert.equal(await focused(), 'Stay signed in');
+    await dialog.getByRole('heading').click(); // the dialog's title: text, not a control
+    assert.equal(await focused(), 'Stay signed in');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'Sign out');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'Stay signed in');
+    await page.keyboard.type('typed');
+    assert.equal(
+      await page.getByRole('textbox', { name: 'Notes' }).inputValue(),
+      '',
+      'nothing reached the page',
+    );
+    assert.equal(vigil.heartbeats('active').length, 0, 'clicks and keys in the dialog did not extend');
+
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden', timeout: 2000 });
+    assert.deepEqual(
+      vigil.heartbeats('active').map((r) => r.warning),
+      ['extended'],
+    );
+  });
+
   it('sends no active heartbeat for a user idle the whole time, only sleeping ones', async (t) => {
     // 5 s idle, counted from the session's creation: the pages, slower to load on a busy machine, still
     // have seconds for sleeping heartbeats 0.7 s apart.
