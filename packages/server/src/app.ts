@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   type AuditLog,
   boundedStore,
@@ -15,14 +16,16 @@ import {
 import Fastify, {
   errorCodes,
   type FastifyInstance,
+  type FastifyRequest,
   type FastifyServerOptions,
   type RouteOptions,
 } from 'fastify';
 import { AdminEventStreams, type AdminEventsOptions } from './admin-events.js';
 import { AuditTrail, type AuditTrailTuning } from './audit-trail.js';
 import { apiKeyScope, checkApiKey, sessionTokenScope } from './auth.js';
+import { answerConnectAndExpect, clientErrorHandler } from './client-errors.js';
 import { connectionDrain } from './connection-drain.js';
-import { frameworkErrorHandler, registerErrorHandling, sendError } from './error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling, StatusError, sendError } from './error-handler.js';
 import { LIMITS } from './limits.js';
 import { lazyChildLogger, loggerOptions } from './logger.js';
 import { VigilMetrics } from './metrics.js';
@@ -122,6 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's own 503 while closing has another error shape; the onRequest hook below answers instead.
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler,
+    // Requests Node's parser refuses (oversized headers, garbage) never reach a route.
+    clientErrorHandler,
     // Strict types (no "123" → 123), unknown fields refused where a schema says so, first error only.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
@@ -187,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   addSharedSchemas(app);
   registerErrorHandling(app, { onStoreError: () => metrics.storeError() });
   acceptJsonOnly(app);
+  answerConnectAndExpect(app);
 
   const connections = connectionDrain(app.server);
   let closing = false;
@@ -209,12 +215,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       false,
     );
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.header('cache-control', 'no-store');
+    if (handedOver(request)) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.routeOptions.url ?? 'not_found', reply.elapsedTime / 1000);
+    // A refused upgrade or CONNECT must not leave its socket open: Node hands those sockets over,
+    // outside the HTTP server's keep-alive bookkeeping and timeouts, so nothing else would close
+    // it — a client could hold it forever, and shutdown would wait for it.
+    if (handedOver(request) && reply.statusCode !== 101) request.raw.socket.destroySoon();
   });
 
   const unsubscribe = metrics.subscribe(events);
@@ -297,11 +308,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** True for an upgrade (WebSocket) or a `CONNECT`: Node gave its socket to a listener, not to the server. */
+function handedOver(request: FastifyRequest): boolean {
+  return (request.raw as IncomingMessage & { upgrade?: boolean }).upgrade === true;
+}
+
 /**
- * JSON is the only body type. An empty body is accepted as no body whatever its Content-Type (a
- * logout sent by a client that always sets `Content-Type: application/json`); any other type is 415.
+ * JSON is the only body type, and it comes as is. An empty body is accepted as no body whatever its
+ * Content-Type (a logout sent by a client that always sets `Content-Type: application/json`); any
+ * other type is 415. So is a body with a `Content-Encoding` (gzip, br...): it is refused before it
+ * is read, rather than parsed as if it were plain JSON (a label that lies) or refused as invalid
+ * JSON (a real gzip body), and nothing is changed.
  */
 function acceptJsonOnly(app: FastifyInstance): void {
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    if (hasBody(request) && encoded(request.headers['content-encoding'])) {
+      throw new StatusError(415, 'bad_request', 'Unsupported Content-Encoding: send the body uncompressed.');
+    }
+    return payload;
+  });
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -311,5 +336,21 @@ function acceptJsonOnly(app: FastifyInstance): void {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     if (body.length === 0) done(null, undefined);
     else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+  });
+}
+
+/** A body Fastify would read: not on a GET or HEAD, and announced by its length or chunking. */
+function hasBody(request: FastifyRequest): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Any coding but `identity` (the header may list several, in any case). */
+function encoded(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((coding) => {
+    const name = coding.trim().toLowerCase();
+    return name !== '' && name !== 'identity';
   });
 }

@@ -47,6 +47,16 @@ const FRAMEWORK_ERRORS: Record<string, { code: ErrorCode; status: number; messag
   FST_ERR_MAX_PARAM_LENGTH: { code: 'not_found', status: 404, message: 'Not found.' },
 };
 
+/** A refusal answered with another status than its code's own (a 415 or a 431 is `bad_request` too). */
+export class StatusError extends VigilError {
+  override readonly status: number;
+
+  constructor(status: number, code: ErrorCode, message?: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
 const BY_STATUS: Record<number, ErrorCode> = {
   401: 'unauthenticated',
   403: 'forbidden',
@@ -183,11 +193,24 @@ function logError(request: FastifyRequest, answer: ErrorReply, error: unknown): 
 export function registerErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
   app.setErrorHandler(function vigilErrorHandler(error, request, reply) {
     if (error instanceof StoreUnavailableError) options.onStoreError?.(error);
+    if (clientWentAway(request, error)) {
+      // Not a server error, and there is nobody to answer: no stack, no `error` line.
+      request.log.debug({ cause: 'ECONNRESET' }, 'client went away');
+      return sendError(request, reply, new VigilError('bad_request', 'The request was aborted.'), false);
+    }
     return sendError(request, reply, error);
   });
   app.setNotFoundHandler(function vigilNotFound(request, reply) {
     return sendError(request, reply, new VigilError('not_found'), false);
   });
+}
+
+/**
+ * The client closed the connection while its request was being read (a half-sent body): Node
+ * destroys the request with `ECONNRESET` "aborted", which reaches the error handler like a failure.
+ */
+function clientWentAway(request: FastifyRequest, error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ECONNRESET' && request.raw.destroyed;
 }
 
 /** For Fastify's `frameworkErrors` option: bad URL encodings and over-long parameters. */

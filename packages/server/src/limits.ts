@@ -53,3 +53,21 @@ export function checkJsonObjectSize(value: unknown, field: string): void {
     ]);
   }
 }
+
+/**
+ * Refuses text with a lone UTF-16 surrogate (`"\ud800"` is valid JSON, but no Unicode string): the
+ * stores keep text as UTF-8, which turns it into U+FFFD, so a subject accepted as sent would be
+ * stored as another — one the backend could never list or revoke by the name it gave. Attributes
+ * and params need no such check: they are stored as JSON text, whose escapes keep them intact.
+ */
+export function checkWellFormed(value: string | undefined, field: string): void {
+  if (value === undefined || isWellFormed(value)) return;
+  throw new ValidationError([
+    { field, rule: 'well_formed', message: 'must be well-formed Unicode (no lone surrogates)' },
+  ]);
+}
+
+/** `String.prototype.isWellFormed` (Node 20; its type is in TypeScript's ES2024 lib, not loaded here). */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
+}

@@ -49,19 +49,28 @@ export function serveSocket(deps: SocketDeps, socket: WebSocket, sessionId: stri
       });
   };
 
+  // A close for this socket's own doing (a malformed message, too many waiting) takes its turn
+  // behind the messages accepted before it, so that their answers go out first — a heartbeat that
+  // was served is always answered — and nothing that arrives after it is read.
+  let closing = false;
+  const closeInTurn = (code: number, reason: string): void => {
+    closing = true;
+    enqueue(async () => hub.close(connection, code, reason));
+  };
+
   socket.on('message', (data: RawData, isBinary: boolean) => {
-    if (connection.closed) return;
+    if (connection.closed || closing) return;
     if (isBinary) {
-      hub.close(connection, WS_CLOSE.malformed, 'malformed: send JSON text');
+      closeInTurn(WS_CLOSE.malformed, 'malformed: send JSON text');
       return;
     }
     const parsed = parseClientMessage(textOf(data));
     if (!parsed.ok) {
-      hub.close(connection, WS_CLOSE.malformed, parsed.reason);
+      closeInTurn(WS_CLOSE.malformed, parsed.reason);
       return;
     }
     if (queued >= MAX_QUEUED) {
-      hub.close(connection, WS_CLOSE.tooMany, 'rate_limited');
+      closeInTurn(WS_CLOSE.tooMany, 'rate_limited');
       return;
     }
     const message = parsed.message;

@@ -112,16 +112,23 @@ export function faultyStore(inner: Store = new MemoryStore()): Store & { mode: F
 }
 
 /**
- * A memory store whose session reads wait, from `hold()` on, until `release()`: to have close()
- * begin while a request is in the middle of one. `reached` settles when a read is waiting.
+ * A memory store whose session reads (or, with `'touch'`, touches) wait, from `hold()` on, until
+ * `release()`: to have close() begin while a request is in the middle of one, or a heartbeat be in
+ * flight while more arrive. `reached` settles when a call is waiting.
  */
 export class GatedStore extends MemoryStore {
+  readonly #gated: 'get' | 'touch';
   #gate: Promise<void> | null = null;
   #open: () => void = () => {};
   #arrived: () => void = () => {};
   readonly reached = new Promise<void>((resolve) => {
     this.#arrived = resolve;
   });
+
+  constructor(gated: 'get' | 'touch' = 'get') {
+    super();
+    this.#gated = gated;
+  }
 
   hold(): void {
     this.#gate = new Promise((resolve) => {
@@ -131,14 +138,23 @@ export class GatedStore extends MemoryStore {
 
   release(): void {
     this.#open();
+    this.#gate = null;
   }
 
   override async get(...args: Parameters<MemoryStore['get']>): ReturnType<MemoryStore['get']> {
-    if (this.#gate !== null) {
-      this.#arrived();
-      await this.#gate;
-    }
+    if (this.#gated === 'get') await this.#wait();
     return super.get(...args);
+  }
+
+  override async touch(...args: Parameters<MemoryStore['touch']>): ReturnType<MemoryStore['touch']> {
+    if (this.#gated === 'touch') await this.#wait();
+    return super.touch(...args);
+  }
+
+  async #wait(): Promise<void> {
+    if (this.#gate === null) return;
+    this.#arrived();
+    await this.#gate;
   }
 }
 

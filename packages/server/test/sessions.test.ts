@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { type CreateOptions, MemoryStore, type SessionRecord } from '@vigil/core';
 import { backend, bearer, createSession, errorCode, heartbeat, makeApp, type TestApp } from './helpers.js';
 
 const ADMIN_VIEW_KEYS = [
@@ -107,6 +108,78 @@ describe('POST /v1/sessions', () => {
       payload: { subject: 'a', attributes },
     });
     assert.equal(response.statusCode, 201);
+  });
+});
+
+/**
+ * A memory store that keeps text the way the real ones do: strings as UTF-8 (a lone surrogate
+ * becomes U+FFFD), attributes as JSON text (whose escapes keep a lone surrogate as it was).
+ */
+class Utf8Store extends MemoryStore {
+  override create(record: SessionRecord, options: CreateOptions) {
+    const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
+    return super.create(
+      {
+        ...record,
+        subject: utf8(record.subject),
+        policy: utf8(record.policy),
+        attributes: JSON.parse(utf8(JSON.stringify(record.attributes))),
+      },
+      options,
+    );
+  }
+}
+
+describe('text that is not well-formed Unicode', () => {
+  test('a subject or policy name with a lone surrogate → 400 validation_failed, nothing created', async () => {
+    const t = await makeApp({ store: new Utf8Store() });
+    for (const [body, field] of [
+      ['{"subject":"sur\\ud800x"}', 'body.subject'],
+      ['{"subject":"\\udc00"}', 'body.subject'],
+      ['{"subject":"a","policy":"default\\ud83d"}', 'body.policy'],
+    ] as const) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/v1/sessions',
+        headers: { ...backend, 'content-type': 'application/json' },
+        payload: body,
+      });
+      assert.equal(response.statusCode, 400, body);
+      assert.equal(errorCode(response), 'validation_failed');
+      assert.deepEqual(
+        [response.json().error.details[0].field, response.json().error.details[0].rule],
+        [field, 'well_formed'],
+      );
+    }
+    assert.deepEqual(t.seen, [], 'no session was created');
+    // A URL cannot carry one: a surrogate's percent-encoding is not UTF-8, and the URL is refused.
+    const revoke = await t.app.inject({
+      method: 'DELETE',
+      url: '/v1/subjects/%ED%A0%80/sessions',
+      headers: backend,
+    });
+    assert.deepEqual([revoke.statusCode, errorCode(revoke)], [400, 'bad_request']);
+    // A pair of surrogates is one character, and fine.
+    const { id } = await createSession(t.app, { subject: 'smile \ud83d\ude00' });
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: `/v1/sessions?subject=${encodeURIComponent('smile \ud83d\ude00')}`,
+      headers: backend,
+    });
+    assert.deepEqual(
+      listed.json().sessions.map((session: { id: string }) => session.id),
+      [id],
+    );
+    await t.app.close();
+  });
+
+  test('attributes with lone surrogates are kept exactly (JSON text escapes them)', async () => {
+    const t = await makeApp({ store: new Utf8Store() });
+    const attributes = { 'key\ud800': 'value\udc00', pair: '\ud83d\ude00' };
+    const { id } = await createSession(t.app, { subject: 'alice', attributes });
+    const read = await t.app.inject({ method: 'GET', url: `/v1/sessions/${id}`, headers: backend });
+    assert.deepEqual(read.json().attributes, attributes);
+    await t.app.close();
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { type ConfigInput, systemClock } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
@@ -366,6 +367,66 @@ describe('GET /v1/ws: ends and limits', () => {
     assert.equal((await bystander.heartbeat()).type, 'status');
     assert.equal((await heartbeat(t.app, other.token)).statusCode, 200);
     bystander.close();
+  });
+
+  test('closed 4429 past its limits only after the answers to the heartbeats it served', async () => {
+    const store = new GatedStore('touch');
+    const t = await listen({ store });
+    let servedBefore = 0;
+    // 40 heartbeats written at once, so that the server reads them all before it has served the
+    // first; then the same with the first one in flight (waiting for the store) while the rest come.
+    for (const inFlight of [true, false]) {
+      const { token } = await createSession(t.app, { subject: `burst-${inFlight}` });
+      const client = await SocketClient.open(t.base, bearer(token));
+      await client.next('status');
+      let first = 0;
+      if (inFlight) {
+        store.hold();
+        client.send({ type: 'heartbeat', state: 'active', requestId: first++ });
+        await store.reached;
+      }
+      const raw = (client.socket as unknown as { _socket: Socket })._socket;
+      raw.cork();
+      for (let i = first; i < 40; i++) client.send({ type: 'heartbeat', state: 'active', requestId: i });
+      raw.uncork();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      store.release();
+      const closed = await client.closing();
+      assert.deepEqual([closed.code, closed.reason], [4429, 'rate_limited']);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // for what was in flight to finish
+      const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const total = /^vigil_heartbeats_total\{state="active",outcome="ok"\} (\d+)$/m.exec(metrics)?.[1];
+      const served = Number(total ?? 0) - servedBefore;
+      servedBefore += served;
+      const answered = client.of('status').slice(1);
+      assert.deepEqual(
+        [served, answered.map((message) => message.requestId)],
+        [10, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
+        `in flight: ${inFlight}: the rate limit's burst is served and answered, in order, before the close`,
+      );
+    }
+  });
+
+  test('a malformed message behind a heartbeat in flight is closed 4400 after that heartbeat is answered', async () => {
+    const store = new GatedStore('touch');
+    const t = await listen({ store });
+    const { token } = await createSession(t.app);
+    const client = await SocketClient.open(t.base, bearer(token));
+    await client.next('status');
+    store.hold();
+    client.send({ type: 'heartbeat', state: 'active', requestId: 'first' });
+    await store.reached;
+    client.send('not json');
+    client.send({ type: 'heartbeat', state: 'active', requestId: 'after' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    store.release();
+    const closed = await client.closing();
+    assert.equal(closed.code, 4400);
+    assert.deepEqual(
+      client.of('status').map((message) => message.requestId),
+      [undefined, 'first'],
+      'the heartbeat before it is answered, the one after it is not read',
+    );
   });
 
   test('sockets per session are bounded: one more closes the oldest with 4429', async () => {

@@ -1,6 +1,6 @@
 import { adminView, VigilError } from '@vigil/core';
 import type { FastifyPluginAsync } from 'fastify';
-import { checkJsonObjectSize, LIMITS } from '../limits.js';
+import { checkJsonObjectSize, checkWellFormed, LIMITS } from '../limits.js';
 import { errorResponses, ref } from '../schemas.js';
 import type { SessionService } from '../sessions-service.js';
 
@@ -112,6 +112,8 @@ export interface SessionsRoutesOptions {
 
 export const sessionsRoutes: FastifyPluginAsync<SessionsRoutesOptions> = async (app, { service }) => {
   app.post<{ Body: CreateBody }>('/v1/sessions', { schema: createSessionSchema }, async (request, reply) => {
+    checkWellFormed(request.body.subject, 'body.subject');
+    checkWellFormed(request.body.policy, 'body.policy');
     checkJsonObjectSize(request.body.attributes, 'body.attributes');
     const { token, record } = await service.create(request.body);
     return reply.code(201).send({ token, session: adminView(record) });
@@ -121,6 +123,7 @@ export const sessionsRoutes: FastifyPluginAsync<SessionsRoutesOptions> = async (
     '/v1/sessions',
     { schema: listSessionsSchema },
     async (request) => {
+      checkWellFormed(request.query.subject, 'querystring.subject');
       const sessions = await service.list(request.query.subject);
       return { sessions: sessions.map(adminView) };
     },
@@ -144,6 +147,9 @@ export const sessionsRoutes: FastifyPluginAsync<SessionsRoutesOptions> = async (
   app.delete<{ Params: { subject: string } }>(
     '/v1/subjects/:subject/sessions',
     { schema: revokeSubjectSchema },
-    async (request) => ({ revoked: await service.revokeAll(request.params.subject) }),
+    async (request) => {
+      checkWellFormed(request.params.subject, 'params.subject');
+      return { revoked: await service.revokeAll(request.params.subject) };
+    },
   );
 };

@@ -1,9 +1,11 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import { sessionStatus, type VigilConfig, VigilError } from '@vigil/core';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { originAllowed } from '../auth.js';
+import { writeErrorAndClose } from '../client-errors.js';
 import type { ConnectionDrain } from '../connection-drain.js';
 import type { HeartbeatDeps } from '../heartbeat.js';
 import { LIMITS } from '../limits.js';
@@ -82,11 +84,17 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (app, options
     await service.status(id);
   });
 
-  // A refused upgrade (any answer but 101) must not leave its socket open: Node hands upgrade
-  // sockets to the plugin, outside the HTTP server's keep-alive bookkeeping, so nothing else would
-  // close it — a client could hold it forever, and shutdown would wait for it.
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.headers.upgrade !== undefined && reply.statusCode !== 101) request.raw.socket.end();
+  // (A refused upgrade's socket is closed after its answer by the app's `onResponse` hook.)
+
+  // A handshake the `ws` library refuses (no or a bad `Sec-WebSocket-Key`, a version it does not
+  // speak) after the hooks above let it through: without this listener `ws` answers it in HTML.
+  app.websocketServer.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+    deps.log.info({ code: 'bad_request', statusCode: 400 }, 'websocket handshake refused');
+    const version = Number(request.headers['sec-websocket-version']);
+    // RFC 6455, 4.4: a version the server does not speak is answered with the ones it does.
+    const headers: Record<string, string> =
+      version === 13 || version === 8 ? {} : { 'sec-websocket-version': '13, 8' };
+    writeErrorAndClose(socket, new VigilError('bad_request', error.message), headers);
   });
 
   app.route({
