@@ -107,6 +107,21 @@ describe('the demo in Chromium', () => {
     const [ended] = await store.listBySubject('linus', Date.now());
     assert.equal(ended?.reason, 'idle_timeout');
     assert.equal(await page.getByRole('button', { name: 'Sign in' }).isVisible(), true);
+    // Focus was in the warning dialog, which is gone: it lands on the field that starts over.
+    const name = page.getByRole('textbox', { name: 'Name' });
+    await page
+      .waitForFunction(() => document.activeElement?.id === 'name', null, { timeout: 2000 })
+      .catch(() => {});
+    assert.equal(
+      await name.evaluate((el) => el === document.activeElement),
+      true,
+      'the Name field has focus',
+    );
+    // The notice is part of the page: the heading above it stays in sight.
+    const notice = await page.getByRole('alert').filter({ hasText: 'Your session has ended' }).boundingBox();
+    const heading = await page.getByRole('heading', { name: 'Vigil demo' }).boundingBox();
+    assert.ok(notice && heading);
+    assert.ok(notice.y >= heading.y + heading.height, 'the notice is below the heading, not over it');
     await context.close();
   });
 });

@@ -149,7 +149,7 @@ describe('the end of a session', () => {
   it('ends everywhere on logout with DELETE /v1/session', async () => {
     const h = harness();
     await h.vigil.start();
-    await h.vigil.logout();
+    assert.equal(await h.vigil.logout(), true, 'the server ended it');
     assert.deepEqual(
       h.server.calls.map((c) => [c.method, c.path, c.body]),
       [
@@ -158,6 +158,44 @@ describe('the end of a session', () => {
       ],
     );
     assert.equal(h.server.ended, 'logout');
+  });
+});
+
+describe('logout when the server cannot hear it', () => {
+  it('retries, ends here at once, and says the server could not be told', async () => {
+    const h = harness({ retry: { retries: 2, baseMs: 1000, maxMs: 1000 } });
+    await h.vigil.start();
+    h.server.failure = 'network';
+    const told = h.vigil.logout();
+    assert.equal(h.vigil.status().state, 'ended', 'ended here before the server answers');
+    await h.time.advance(5000);
+    assert.equal(await told, false);
+    assert.equal(
+      h.server.calls.filter((c) => c.method === 'DELETE').length,
+      3,
+      'the first try and 2 retries',
+    );
+  });
+
+  it('says the server heard it when a retry gets through, or when the session had ended already', async () => {
+    const h = harness({ retry: { retries: 3, baseMs: 1000, maxMs: 1000 } });
+    await h.vigil.start();
+    h.server.failure = { status: 503 };
+    const told = h.vigil.logout();
+    await h.time.advance(600);
+    h.server.failure = null;
+    await h.time.advance(2000);
+    assert.equal(await told, true);
+    assert.equal(h.server.ended, 'logout');
+    // A second logout finds the session ended (401): nothing is left on the server either way.
+    assert.equal(await h.vigil.logout(), true);
+  });
+
+  it('says the server could not be told when it refuses (a 403 that retrying cannot fix)', async () => {
+    const h = harness();
+    await h.vigil.start();
+    h.server.failure = { status: 403 };
+    assert.equal(await h.vigil.logout(), false);
   });
 });
 

@@ -71,8 +71,12 @@ export interface Vigil {
   stop(): void;
   /** An explicit "I am here": an active heartbeat now, whatever the interval. */
   extend(): Promise<void>;
-  /** Ends the session on the server (`DELETE /v1/session`) and in every tab. */
-  logout(): Promise<void>;
+  /**
+   * Ends the session in every tab at once, and on the server (`DELETE /v1/session`, retried like a
+   * heartbeat). Resolves `true` once the server holds no session any more, `false` when it could not
+   * be told: the server then ends the session at its own deadline.
+   */
+  logout(): Promise<boolean>;
   /** Reports activity that listeners cannot see (a playing video, the frame bridge). */
   reportActivity(): void;
   on<K extends keyof VigilEvents>(event: K, listener: (payload: VigilEvents[K]) => void): Off;
@@ -520,7 +524,9 @@ export function createVigil(options: VigilOptions): Vigil {
       end('logout', true);
       for (let attempt = 0; ; attempt++) {
         const outcome = await client.logout(body);
-        if (outcome.kind !== 'retry' || attempt >= retry.retries) return;
+        // `ended`: a 401, the session had ended already.
+        if (outcome.kind !== 'retry' || attempt >= retry.retries)
+          return outcome.kind !== 'retry' && outcome.kind !== 'failed';
         await sleep(retryDelay(attempt, retry, outcome.retryAfterMs, random));
       }
     },

@@ -220,8 +220,11 @@ export function defineVigilWarning(tagName = 'vigil-warning'): CustomElementCons
     }
 
     #onSignOut(): void {
-      this.dispatchEvent(new CustomEvent('vigil-sign-out', { bubbles: true, composed: true }));
-      void this.#vigil?.logout();
+      // `detail.done`: whether the server heard it (see `Vigil.logout`), for a page that says so.
+      const done = this.#vigil?.logout() ?? Promise.resolve(false);
+      this.dispatchEvent(
+        new CustomEvent('vigil-sign-out', { bubbles: true, composed: true, detail: { done } }),
+      );
     }
   }
 

@@ -140,6 +140,39 @@ describe('the warning dialog in Chromium against the real server', () => {
     );
   });
 
+  it('"Sign out" ends the session on the server, reported as the warning outcome, and tells the page it was heard', async (t) => {
+    const vigil = await startVigil({
+      pages: hostPages,
+      policy: { idleTimeout: '6s', absoluteTimeout: '1h', warnBefore: '5s' },
+    });
+    t.after(() => vigil.close());
+    const token = await vigil.createSession();
+    const context = await browser.newContext();
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    await page.evaluate(() => {
+      document.addEventListener('vigil-sign-out', (event) => {
+        void (event as CustomEvent<{ done: Promise<boolean> }>).detail.done.then((heard) => {
+          document.body.dataset.heard = String(heard);
+        });
+      });
+    });
+    const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
+    await dialog.waitFor({ timeout: 5000 });
+    await dialog.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForFunction(() => document.body.dataset.heard !== undefined, undefined, { timeout: 5000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.heard), 'true');
+    const signedOut = vigil.requests.filter((r) => r.method === 'DELETE' && r.path === '/v1/session');
+    assert.deepEqual(
+      signedOut.map((r) => [r.warning, r.statusCode]),
+      [['signed_out', 204]],
+    );
+    const answer = await vigil.read(token);
+    assert.equal(answer.status, 401);
+    assert.equal((answer.body.error as { reason?: string }).reason, 'logout');
+  });
+
   it('sends no active heartbeat for a user idle the whole time, only sleeping ones', async (t) => {
     // 5 s idle, counted from the session's creation: the pages, slower to load on a busy machine, still
     // have seconds for sleeping heartbeats 0.7 s apart.
