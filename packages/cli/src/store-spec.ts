@@ -55,6 +55,17 @@ export function redactSpec(spec: string): string {
 export interface OpenOptions {
   /** How long ended sessions are kept (config `endedRetention`); sizes Redis's TTL safety net. */
   endedRetentionMs?: number;
+  /** The server's bound on a store call (config `storeTimeout`); see `sqliteLockWait`. */
+  storeTimeoutMs?: number;
+}
+
+/**
+ * How long a SQLite call waits for a lock another process holds: at most 1 s, and at most half the
+ * server's `storeTimeout`, so that a call gives up before the server answers `503` for it: a
+ * creation must not commit after its client was told it failed.
+ */
+function sqliteLockWait(storeTimeoutMs: number | undefined): number {
+  return Math.max(1, Math.min(1000, Math.floor((storeTimeoutMs ?? 2000) / 2)));
 }
 
 /** Opens the store a spec names, running its schema migrations. The caller closes it. */
@@ -66,7 +77,10 @@ export async function openStore(spec: StoreSpec, options: OpenOptions = {}): Pro
       createFolderOf(spec.path);
       try {
         const { SqliteStore } = await import('@vigil/store-sqlite');
-        return await SqliteStore.open({ path: spec.path });
+        return await SqliteStore.open({
+          path: spec.path,
+          busyTimeoutMs: sqliteLockWait(options.storeTimeoutMs),
+        });
       } catch (error) {
         throw new CliError(
           `cannot open SQLite store at ${spec.path} (is its folder writable?): ${(error as Error).message}`,
@@ -179,6 +193,8 @@ async function openRedis(url: string, options: OpenOptions): Promise<Store> {
 export interface AuditOpenOptions {
   /** How long audit entries are kept (config `audit.retention`); sizes Redis's TTL safety net. */
   retentionMs?: number;
+  /** The server's bound on a store call (config `storeTimeout`). */
+  storeTimeoutMs?: number;
 }
 
 interface AuditModule {
@@ -198,7 +214,10 @@ export async function openAuditLog(spec: StoreSpec, options: AuditOpenOptions = 
     case 'sqlite':
       try {
         const { SqliteAuditLog } = await import('@vigil/store-sqlite');
-        return await SqliteAuditLog.open({ path: spec.path });
+        return await SqliteAuditLog.open({
+          path: spec.path,
+          busyTimeoutMs: sqliteLockWait(options.storeTimeoutMs),
+        });
       } catch (error) {
         throw new CliError(`cannot open the audit log in ${spec.path}: ${(error as Error).message}`);
       }

@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
 } from '@vigil/core';
 import Database from 'better-sqlite3';
+import { BusyLane } from './busy-lane.js';
 
 /**
  * The audit trail's schema: its own tables and its own version row (`audit_schema`), apart from the
@@ -78,7 +79,10 @@ interface Position {
 export interface SqliteAuditLogOptions {
   /** The database file: the session store's own (`sqlite:PATH`), opened with a connection of its own. */
   path: string;
-  /** How long a call waits for another connection's write lock, in ms (default 1000). */
+  /**
+   * How long a call waits for a lock held by another connection, in ms (default 1000): on timers,
+   * never blocking the event loop (see `BusyLane`); opening waits up to this long too, blocking.
+   */
   busyTimeoutMs?: number;
 }
 
@@ -128,11 +132,15 @@ function migrate(db: Database.Database): void {
 /**
  * The audit trail in the SQLite file of the embedded store, on a connection of its own (the store
  * keeps its handle to itself; WAL lets both work side by side). Appends are committed and synced
- * before they resolve; pages walk an index from the cursor, so each costs what it returns.
+ * before they resolve; pages walk an index from the cursor, so each costs what it returns. Once
+ * open, SQLite's busy timeout is 0: a call that meets a lock held by another process waits for it on
+ * timers, in order with the log's other calls (`BusyLane`), up to `busyTimeoutMs`.
  */
 export class SqliteAuditLog implements AuditLog {
   readonly #db: Database.Database;
+  readonly #lane: BusyLane;
   #closed = false;
+  #closing: Promise<void> | null = null;
   readonly #insertTx: Database.Transaction<(entries: readonly AuditEntry[]) => void>;
   readonly #purgeTx: Database.Transaction<(olderThan: number) => number>;
   readonly #select: {
@@ -171,6 +179,8 @@ export class SqliteAuditLog implements AuditLog {
         newestOfSubject: db.prepare(AUDIT_SQL.newestOfSubject),
         beforeOfSubject: db.prepare(AUDIT_SQL.beforeOfSubject),
       };
+      // From here on, locks held elsewhere are waited for on timers (`#lane`), never in SQLite.
+      db.pragma('busy_timeout = 0');
       this.#insertTx = db.transaction((entries: readonly AuditEntry[]) => {
         for (const entry of entries) insert.run(entry);
       });
@@ -184,6 +194,7 @@ export class SqliteAuditLog implements AuditLog {
       throw toStoreError('open', error);
     }
     this.#db = db;
+    this.#lane = new BusyLane(busyTimeoutMs);
   }
 
   async append(entries: readonly AuditEntry[]): Promise<void> {
@@ -198,14 +209,14 @@ export class SqliteAuditLog implements AuditLog {
       actor,
       endedAt,
     }));
-    this.#run('append', () => this.#insertTx.immediate(rows));
+    await this.#run('append', () => this.#insertTx.immediate(rows));
   }
 
   async query(query: AuditQuery): Promise<AuditPage> {
     checkAuditLimit(query.limit);
     const start = auditQueryStart(query);
     const limit = query.limit + 1;
-    const rows = this.#run('query', () => {
+    const rows = await this.#run('query', () => {
       const select = this.#select;
       if (query.subject === undefined) {
         return start === undefined ? select.newest.all({ limit }) : select.before.all({ ...start, limit });
@@ -221,7 +232,7 @@ export class SqliteAuditLog implements AuditLog {
   async purge(olderThan: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const count = this.#run('purge', () => this.#purgeTx.immediate(olderThan));
+      const count = await this.#run('purge', () => this.#purgeTx.immediate(olderThan));
       total += count;
       if (count < PURGE_BATCH) return total;
       // Let requests in between batches: better-sqlite3 blocks the event loop while it works.
@@ -229,16 +240,21 @@ export class SqliteAuditLog implements AuditLog {
     }
   }
 
+  /** Lets the calls made before it finish (each within its wait for a lock), then closes. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    if (this.#closing === null) {
+      this.#closed = true;
+      this.#closing = this.#lane.idle().then(() => {
+        this.#db.close();
+      });
+    }
+    await this.#closing;
   }
 
-  #run<T>(operation: string, body: () => T): T {
+  async #run<T>(operation: string, body: () => T): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError(`SQLite audit log: ${operation} after close`);
     try {
-      return body();
+      return await this.#lane.run(body);
     } catch (error) {
       throw toStoreError(operation, error);
     }

@@ -147,4 +147,7 @@ export const SQL = {
   userVersion: 'PRAGMA user_version',
 
   ping: 'SELECT count(*) FROM (SELECT 1 FROM sessions LIMIT 1)',
+  /** `ping` takes the write lock, and gives it back at once: is any other connection holding it? */
+  beginImmediate: 'BEGIN IMMEDIATE',
+  rollback: 'ROLLBACK',
 } as const;

@@ -17,6 +17,7 @@ import {
   TurnBatch,
 } from '@vigil/core';
 import Database from 'better-sqlite3';
+import { BusyLane, isBusy } from './busy-lane.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { MIGRATIONS, SQL } from './sql.js';
 import { SqliteTokenStore } from './token-store.js';
@@ -25,15 +26,19 @@ export interface SqliteStoreOptions {
   /** The database file (its directory is created if missing), or `:memory:`. */
   path: string;
   /**
-   * How long a call waits for another connection's write lock, in ms (default 1000). better-sqlite3
-   * blocks the event loop meanwhile, so keep it below the server's `storeTimeout` (2 s).
+   * How long a call waits for a lock held by another connection (another process: the sqlite3 CLI,
+   * a backup, `vigil migrate`), in ms (default 1000); then it fails with `store_unavailable`. It
+   * waits on timers, never blocking the event loop (see `BusyLane`); keep it below the server's
+   * `storeTimeout` (2 s), so that a call gives up before the server stops waiting for it. Opening
+   * (WAL, migrations) and the first `tokenStore()` wait for up to this long too, blocking: both run
+   * before the server serves.
    */
   busyTimeoutMs?: number;
   /** Opens without ever writing (inspection): every write rejects with `store_unavailable`. */
   readonly?: boolean;
 }
 
-/** What the connection actually runs with, read back from SQLite after opening. */
+/** What the connection actually runs with, read back from SQLite (and the store's own lock wait). */
 export interface SqliteStoreSettings {
   /** `wal` for a file (`memory` for `:memory:`). */
   journalMode: string;
@@ -42,7 +47,13 @@ export interface SqliteStoreSettings {
    * the next call that is not a touch (only touches commit unsynced, see `SqliteStore#touch`).
    */
   synchronous: 'off' | 'normal' | 'full' | 'extra';
+  /** How long a call waits for a lock held elsewhere, on timers (the option `busyTimeoutMs`). */
   busyTimeoutMs: number;
+  /**
+   * SQLite's own busy timeout (`PRAGMA busy_timeout`): 0 once open, so that SQLite never sleeps on
+   * the event loop waiting for a lock; the store waits on timers instead.
+   */
+  sqliteBusyTimeoutMs: number;
   /** Migrations applied (`PRAGMA user_version`). */
   schemaVersion: number;
 }
@@ -117,6 +128,19 @@ const UNWRITABLE_CODES = /^SQLITE_(IOERR|FULL|READONLY|CANTOPEN|PERM)(_|$)/;
  */
 const WRITE_FAULT_HOLD_MS = 5000;
 
+/**
+ * How long `ping` waits for a write lock held elsewhere (at most `busyTimeoutMs`): long enough for
+ * another process's commit, short enough that `/readyz` answers at once while one holds the lock.
+ */
+const PING_WAIT_MS = 100;
+
+/**
+ * How long the sweeper's claims and purges wait for a lock held elsewhere (at most
+ * `busyTimeoutMs`): the sweeper tries again at its next tick anyway, and a claim waiting longer
+ * would hold up every request queued behind it in the lane for as long.
+ */
+const HOUSEKEEPING_WAIT_MS = 100;
+
 function toStoreError(operation: string, error: unknown): unknown {
   if (error instanceof Database.SqliteError && UNAVAILABLE_CODES.test(error.code)) {
     return new StoreUnavailableError(`SQLite store: ${operation} failed (${error.code})`, { cause: error });
@@ -160,7 +184,9 @@ const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
 
 /**
  * Opens the connection: WAL, durable commits, schema up to date. Several processes may do this on
- * the same new file at once; each waits its turn on the write lock and finds the work done.
+ * the same new file at once; each waits its turn on the write lock and finds the work done. That
+ * wait blocks (SQLite's busy handler, up to `busyTimeoutMs`): opening happens before serving. The
+ * store sets the busy timeout to 0 once it has prepared its statements (see `BusyLane`).
  */
 function openDatabase({
   path,
@@ -217,6 +243,19 @@ function enableWal(db: Database.Database, busyTimeoutMs: number): void {
   }
 }
 
+/**
+ * Runs `body` with SQLite's busy handler waiting up to `busyTimeoutMs`, blocking the event loop: only
+ * for setting up before serving (`tokenStore()` creating its tables), never on a request's path.
+ */
+function blockingOnBusy<T>(db: Database.Database, busyTimeoutMs: number, body: () => T): T {
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  try {
+    return body();
+  } finally {
+    db.pragma('busy_timeout = 0');
+  }
+}
+
 /** Applies the missing migrations in one transaction; the version is re-read under the write lock. */
 function migrate(db: Database.Database): void {
   const target = MIGRATIONS.length;
@@ -246,6 +285,13 @@ function migrate(db: Database.Database): void {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #closed = false;
+  #closing: Promise<void> | null = null;
+  readonly #readonly: boolean;
+  readonly #busyTimeoutMs: number;
+  /** Every call, in the order made; one that meets a lock held elsewhere waits on timers there. */
+  readonly #lane: BusyLane;
+  /** How the sweeper's calls run: a shorter wait for a lock (see `HOUSEKEEPING_WAIT_MS`). */
+  readonly #housekeeping: { waitMs: number };
   /** The file, for the checkpointer; null for `:memory:` and read-only stores, which need none. */
   readonly #file: string | null;
   #checkpointer: WalCheckpointer | null = null;
@@ -271,6 +317,8 @@ export class SqliteStore implements Store {
   readonly #deleteBySeq: Database.Statement<[number]>;
   readonly #countLive: Database.Statement<[number], { policy: string; live: number }>;
   readonly #ping: Database.Statement<[]>;
+  readonly #begin: Database.Statement<[]>;
+  readonly #rollback: Database.Statement<[]>;
 
   readonly #createTx: Database.Transaction<
     (record: SessionRecord, options: CreateOptions) => SessionRecord[]
@@ -298,6 +346,10 @@ export class SqliteStore implements Store {
     const db = openDatabase(options);
     this.#db = db;
     this.#file = options.path === ':memory:' || options.readonly === true ? null : options.path;
+    this.#readonly = options.readonly === true;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
+    this.#lane = new BusyLane(this.#busyTimeoutMs);
+    this.#housekeeping = { waitMs: Math.min(this.#busyTimeoutMs, HOUSEKEEPING_WAIT_MS) };
     try {
       this.#insert = db.prepare(SQL.insert);
       this.#selectById = db.prepare(SQL.selectById);
@@ -313,6 +365,10 @@ export class SqliteStore implements Store {
       this.#deleteBySeq = db.prepare(SQL.deleteBySeq);
       this.#countLive = db.prepare(SQL.countLive);
       this.#ping = db.prepare(SQL.ping);
+      this.#begin = db.prepare(SQL.beginImmediate);
+      this.#rollback = db.prepare(SQL.rollback);
+      // From here on SQLite answers SQLITE_BUSY at once, and the lane waits on timers instead.
+      db.pragma('busy_timeout = 0');
     } catch (error) {
       db.close();
       throw toStoreError('open', error);
@@ -411,10 +467,30 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Token mode's state, in the same file on the same connection; its tables are made on first call. */
+  /**
+   * Token mode's state, in the same file on the same connection; its tables are made on first call
+   * (at start-up: that call may wait for a lock held elsewhere, blocking, up to `busyTimeoutMs`).
+   */
   tokenStore(): SqliteTokenStore {
-    // On this connection: each of its calls first sets FULL again after a touch, as `#run` does.
-    this.#tokens ??= this.#run('tokenStore', () => new SqliteTokenStore(this.#db, () => this.#durable()));
+    if (this.#tokens !== undefined) return this.#tokens;
+    if (this.#closed) throw new StoreUnavailableError('SQLite store: tokenStore after close');
+    this.#touches.flush();
+    try {
+      this.#durable();
+      // Its calls queue in this store's lane, each synced first (FULL again after a touch).
+      this.#tokens = blockingOnBusy(
+        this.#db,
+        this.#busyTimeoutMs,
+        () =>
+          new SqliteTokenStore(this.#db, (body) =>
+            this.#closed
+              ? Promise.reject(new StoreUnavailableError('SQLite token store: call after close'))
+              : this.#enqueue(body),
+          ),
+      );
+    } catch (error) {
+      throw this.#storeError('tokenStore', error);
+    }
     return this.#tokens;
   }
 
@@ -423,21 +499,22 @@ export class SqliteStore implements Store {
    * It changes nothing: right after a written touch `synchronous` is `normal` (see `#relaxedTouch`).
    */
   get settings(): SqliteStoreSettings {
-    return this.#run(
-      'settings',
-      () => {
-        // Prepared on each read: SQLite evaluates a PRAGMA while compiling it, so one prepared
-        // earlier answers its first run with the value it had then.
-        const read = <T>(sql: string) => this.#db.prepare<[], T>(sql).pluck().get();
-        return {
-          journalMode: read<string>(SQL.journalMode) ?? 'unknown',
-          synchronous: SYNCHRONOUS[read<number>(SQL.synchronous) ?? 0] ?? 'off',
-          busyTimeoutMs: read<number>(SQL.busyTimeout) ?? 0,
-          schemaVersion: read<number>(SQL.userVersion) ?? 0,
-        };
-      },
-      { relaxed: true },
-    );
+    if (this.#closed) throw new StoreUnavailableError('SQLite store: settings after close');
+    this.#touches.flush();
+    try {
+      // Prepared on each read: SQLite evaluates a PRAGMA while compiling it, so one prepared
+      // earlier answers its first run with the value it had then.
+      const read = <T>(sql: string) => this.#db.prepare<[], T>(sql).pluck().get();
+      return {
+        journalMode: read<string>(SQL.journalMode) ?? 'unknown',
+        synchronous: SYNCHRONOUS[read<number>(SQL.synchronous) ?? 0] ?? 'off',
+        busyTimeoutMs: this.#busyTimeoutMs,
+        sqliteBusyTimeoutMs: read<number>(SQL.busyTimeout) ?? 0,
+        schemaVersion: read<number>(SQL.userVersion) ?? 0,
+      };
+    } catch (error) {
+      throw toStoreError('settings', error);
+    }
   }
 
   async create(record: SessionRecord, options: CreateOptions): Promise<{ evicted: SessionRecord[] }> {
@@ -471,21 +548,56 @@ export class SqliteStore implements Store {
     return this.#touches.add({ id, params });
   }
 
-  /** A turn's touches, in order: a lone one as it comes, several in one write transaction. */
-  #touchAll(calls: readonly TouchCall[]): Array<TouchResult | Promise<TouchResult>> {
-    const relaxed = this.#run(
+  /**
+   * A turn's touches, in order: a lone one as it comes, several in one write transaction; then the
+   * rare touches that must be synced (see `#relaxedTouch`), each on its own, before any later call.
+   * All of it is one call in the lane: a try that meets a lock held elsewhere is tried again from
+   * where it stopped, never redoing a commit, and a touch whose commit went through is answered even
+   * if one after it then waits in vain.
+   */
+  #touchAll(calls: readonly TouchCall[]): Array<Promise<TouchResult>> {
+    const done: { results: Array<TouchResult | null> | null; next: number } = { results: null, next: 0 };
+    const failures = new Map<number, unknown>();
+    const all = this.#run(
       'touch',
       () => {
-        const [only] = calls;
-        if (calls.length === 1 && only !== undefined) return [this.#relaxedTouch(only.id, only.params)];
-        // Set before the transaction (a batch under load writes); a lone touch sets it only to write.
-        this.#relax();
-        return this.#touchBatchTx.immediate(calls);
+        done.results ??= this.#touchGroup(calls);
+        for (; done.next < calls.length; done.next++) {
+          const call = calls[done.next] as TouchCall;
+          if (done.results[done.next] !== null) continue;
+          try {
+            done.results[done.next] = this.#lockedTouch(call.id, call.params);
+          } catch (error) {
+            if (isBusy(error)) throw error;
+            failures.set(done.next, this.#storeError('touch', error));
+          }
+        }
+        return done.results;
       },
       { relaxed: true },
     );
-    // The rare touches that must be synced (see `#relaxedTouch`) follow the commit, each on its own.
-    return relaxed.map((result, index) => result ?? this.#lockedTouchAlone(calls[index] as TouchCall));
+    return calls.map((_, index) =>
+      all.then(
+        (results) => {
+          if (failures.has(index)) throw failures.get(index);
+          return results[index] as TouchResult;
+        },
+        (error: unknown) => {
+          const committed = done.results?.[index];
+          if (committed === null || committed === undefined) throw error;
+          return committed;
+        },
+      ),
+    );
+  }
+
+  /** The group write of `#touchAll`: null for a touch left for the synced path. */
+  #touchGroup(calls: readonly TouchCall[]): Array<TouchResult | null> {
+    const [only] = calls;
+    if (calls.length === 1 && only !== undefined) return [this.#relaxedTouch(only.id, only.params)];
+    // Set before the transaction (a batch under load writes); a lone touch sets it only to write.
+    this.#relax();
+    return this.#touchBatchTx.immediate(calls);
   }
 
   /**
@@ -526,10 +638,6 @@ export class SqliteStore implements Store {
     return written.changes === 1 ? touchResult(decision) : null;
   }
 
-  async #lockedTouchAlone({ id, params }: TouchCall): Promise<TouchResult> {
-    return this.#run('touch', () => this.#lockedTouch(id, params));
-  }
-
   async end(id: string, reason: ManualEndReason, now: number): Promise<SessionLookup> {
     return this.#run('end', () => this.#endTx.immediate(id, reason, now));
   }
@@ -547,15 +655,15 @@ export class SqliteStore implements Store {
   }
 
   async claimExpired(now: number, limit: number): Promise<SessionRecord[]> {
-    return this.#run('claimExpired', () => this.#claimExpiredTx.immediate(now, limit));
+    return this.#run('claimExpired', () => this.#claimExpiredTx.immediate(now, limit), this.#housekeeping);
   }
 
   async claimWarnings(now: number, limit: number): Promise<SessionRecord[]> {
-    return this.#run('claimWarnings', () => this.#claimWarningsTx.immediate(now, limit));
+    return this.#run('claimWarnings', () => this.#claimWarningsTx.immediate(now, limit), this.#housekeeping);
   }
 
   async purgeEnded(endedBefore: number, limit: number): Promise<number> {
-    return this.#run('purgeEnded', () => this.#purgeTx.immediate(endedBefore, limit));
+    return this.#run('purgeEnded', () => this.#purgeTx.immediate(endedBefore, limit), this.#housekeeping);
   }
 
   async countLive(now: number): Promise<Record<string, number>> {
@@ -566,18 +674,52 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Whether the store can serve (`/readyz`): it reads, and unless read-only takes the write lock
+   * (`BEGIN IMMEDIATE`, rolled back at once), so a lock held by another process fails it — reads go
+   * on under WAL, but no creation or revocation could commit. It waits for that lock only briefly,
+   * on timers, and out of turn: it changes nothing, so calls waiting in the lane do not delay it.
+   */
   async ping(): Promise<void> {
-    this.#run('ping', () => this.#ping.get());
+    if (this.#closed) throw new StoreUnavailableError('SQLite store: ping after close');
+    this.#touches.flush();
+    try {
+      await this.#lane.probe(
+        () => {
+          if (this.#closed) throw new StoreUnavailableError('SQLite store: ping after close');
+          this.#durable();
+          if (this.#readonly) return this.#ping.get();
+          this.#begin.run();
+          try {
+            return this.#ping.get();
+          } finally {
+            this.#rollback.run();
+          }
+        },
+        Math.min(this.#busyTimeoutMs, PING_WAIT_MS),
+      );
+    } catch (error) {
+      throw this.#storeError('ping', error);
+    }
     const fault = this.#writeFault;
     if (fault !== null && Date.now() - fault.at < WRITE_FAULT_HOLD_MS) {
       throw new StoreUnavailableError(`SQLite store: the last write was refused (${fault.code})`);
     }
   }
 
+  /** Runs the touches still waiting, lets the calls made before it finish, then closes. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#touches.flush();
-    this.#closed = true;
+    if (this.#closing === null) {
+      this.#touches.flush();
+      this.#closed = true;
+      this.#closing = this.#shutDown();
+    }
+    await this.#closing;
+  }
+
+  async #shutDown(): Promise<void> {
+    // A call waiting for a lock held elsewhere ends within `busyTimeoutMs`, answered either way.
+    await this.#lane.idle();
     await this.#checkpointer?.stop();
     // No `PRAGMA optimize` here on purpose: statistics taken on a small or empty table can steer the
     // planner away from the partial indexes; every query here is single-table and indexed as is.
@@ -585,22 +727,41 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs one operation: refused once closed, SQLite outages turned into `StoreUnavailableError`,
-   * and durable (`synchronous = FULL`) unless it is a touch (`relaxed`), which sets what it needs.
+   * Runs one operation: refused once closed, in its turn (waiting on timers for a lock held
+   * elsewhere, up to `waitMs`), SQLite outages turned into `StoreUnavailableError`, and durable
+   * (`synchronous = FULL`) unless it is a touch (`relaxed`), which sets what it needs.
    */
-  #run<T>(operation: string, body: () => T, { relaxed = false } = {}): T {
-    if (this.#closed) throw new StoreUnavailableError(`SQLite store: ${operation} after close`);
-    // Touches made before this call come first (a no-op inside the touches' own run).
+  #run<T>(
+    operation: string,
+    body: () => T,
+    { relaxed = false, waitMs = this.#busyTimeoutMs }: { relaxed?: boolean; waitMs?: number } = {},
+  ): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new StoreUnavailableError(`SQLite store: ${operation} after close`));
+    }
+    return this.#enqueue(body, relaxed, waitMs).catch((error: unknown) => {
+      throw this.#storeError(operation, error);
+    });
+  }
+
+  /**
+   * Queues `body` in the lane, after the touches made before it (a no-op inside the touches' own
+   * run), synced first unless `relaxed`. Run again whole if it meets a lock: one transaction each.
+   */
+  #enqueue<T>(body: () => T, relaxed = false, waitMs = this.#busyTimeoutMs): Promise<T> {
     this.#touches.flush();
-    try {
+    return this.#lane.run(() => {
       if (!relaxed) this.#durable();
       return body();
-    } catch (error) {
-      if (error instanceof Database.SqliteError && UNWRITABLE_CODES.test(error.code)) {
-        this.#writeFault = { code: error.code, at: Date.now() };
-      }
-      throw toStoreError(operation, error);
+    }, waitMs);
+  }
+
+  /** The error a caller gets; remembers a write the file refused, for `ping`. */
+  #storeError(operation: string, error: unknown): unknown {
+    if (error instanceof Database.SqliteError && UNWRITABLE_CODES.test(error.code)) {
+      this.#writeFault = { code: error.code, at: Date.now() };
     }
+    return toStoreError(operation, error);
   }
 
   /** A touch read, decided and written under the write lock, synced: see `#relaxedTouch`. */

@@ -149,6 +149,16 @@ function migrate(db: Database.Database): void {
 }
 
 /**
+ * How the token store's calls reach the connection: the session store's queues them in its lane
+ * (in order with its own calls, waiting on timers for a lock held elsewhere, synced first). Each body
+ * is one transaction or one statement, safe to run again when it met a lock.
+ */
+export type ConnectionRunner = <T>(body: () => T) => Promise<T>;
+
+/** Runs a call at once, on a connection that nobody else queues calls on. */
+const runAtOnce: ConnectionRunner = (body) => new Promise((resolve) => resolve(body()));
+
+/**
  * Token mode's state in the embedded store's SQLite file, on the session store's own connection
  * (`SqliteStore#tokenStore()`), so its commits are synced like the store's creations and ends
  * (`synchronous = FULL`). A rotation is one immediate transaction: read, decide, write — two
@@ -156,7 +166,7 @@ function migrate(db: Database.Database): void {
  */
 export class SqliteTokenStore implements TokenStore {
   readonly #db: Database.Database;
-  readonly #durable: () => void;
+  readonly #runner: ConnectionRunner;
   readonly #insertFamily: Database.Statement<[Omit<NewRefreshFamily, 'issuedAt'>]>;
   readonly #insertKey: Database.Statement<[StoredSigningKey]>;
   readonly #selectKeys: Database.Statement<[], KeyRow>;
@@ -165,13 +175,15 @@ export class SqliteTokenStore implements TokenStore {
   readonly #purgeTx: Database.Transaction<(now: number, limit: number) => number>;
 
   /**
-   * On a connection the caller owns and closes (the session store's); creates the tables if missing.
-   * `durable` runs before every call: the session store's sets `synchronous = FULL` again there if
-   * touches left the shared connection at NORMAL, so no token write commits without fsync.
+   * On a connection the caller owns and closes (the session store's); creates the tables if missing
+   * (waiting for a lock as the connection's busy timeout says: the session store sets one for that).
+   * `runner` runs every call: the session store's queues it in order with its own, waits for locks
+   * held elsewhere on timers, and sets `synchronous = FULL` again first if touches left the shared
+   * connection at NORMAL, so no token write commits without fsync.
    */
-  constructor(db: Database.Database, durable: () => void = () => {}) {
+  constructor(db: Database.Database, runner: ConnectionRunner = runAtOnce) {
     this.#db = db;
-    this.#durable = durable;
+    this.#runner = runner;
     try {
       migrate(db);
       this.#insertFamily = db.prepare(TOKEN_SQL.insertFamily);
@@ -212,7 +224,9 @@ export class SqliteTokenStore implements TokenStore {
 
   async issueFamily(family: NewRefreshFamily): Promise<void> {
     const { sessionId, familyId, tokenHash, expiresAt } = family;
-    this.#run('issueFamily', () => this.#insertFamily.run({ sessionId, familyId, tokenHash, expiresAt }));
+    await this.#run('issueFamily', () =>
+      this.#insertFamily.run({ sessionId, familyId, tokenHash, expiresAt }),
+    );
   }
 
   async rotate(request: RotateRequest): Promise<RotateOutcome> {
@@ -242,11 +256,10 @@ export class SqliteTokenStore implements TokenStore {
     return this.#run('deleteSigningKeys', () => this.#deleteKeys.run(upTo).changes);
   }
 
-  #run<T>(operation: string, body: () => T): T {
+  async #run<T>(operation: string, body: () => T): Promise<T> {
     if (!this.#db.open) throw new StoreUnavailableError(`SQLite token store: ${operation} after close`);
     try {
-      this.#durable();
-      return body();
+      return await this.#runner(body);
     } catch (error) {
       throw toStoreError(operation, error);
     }

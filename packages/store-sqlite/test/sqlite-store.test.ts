@@ -61,6 +61,8 @@ describe('SqliteStore: opening and settings', () => {
       journalMode: 'wal',
       synchronous: 'full',
       busyTimeoutMs: 1000,
+      // SQLite itself never waits for a lock (it would block the event loop): the store does, on timers.
+      sqliteBusyTimeoutMs: 0,
       schemaVersion: MIGRATIONS.length,
     });
     await store.close();
@@ -72,6 +74,7 @@ describe('SqliteStore: opening and settings', () => {
   it('takes busyTimeoutMs and rejects nonsense options', async () => {
     const store = await SqliteStore.open({ path: ':memory:', busyTimeoutMs: 250 });
     assert.equal(store.settings.busyTimeoutMs, 250);
+    assert.equal(store.settings.sqliteBusyTimeoutMs, 0);
     assert.equal(store.settings.journalMode, 'memory');
     await store.create(record(), { maxSessions: null });
     await store.close();

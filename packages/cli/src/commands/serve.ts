@@ -103,11 +103,17 @@ export async function serve(args: string[], io: Io): Promise<number> {
   }
   const config = await loadConfig(options.configPath, io.cwd);
   const spec = parseStoreSpec(options.storeSpec, io.cwd);
-  const store = await openStore(spec, { endedRetentionMs: config.endedRetentionMs });
+  const store = await openStore(spec, {
+    endedRetentionMs: config.endedRetentionMs,
+    storeTimeoutMs: config.storeTimeoutMs,
+  });
   // The audit trail lives beside the sessions (same file, Redis or database), so every node sees it.
   let auditLog: AuditLog;
   try {
-    auditLog = await openAuditLog(spec, { retentionMs: config.audit.retentionMs });
+    auditLog = await openAuditLog(spec, {
+      retentionMs: config.audit.retentionMs,
+      storeTimeoutMs: config.storeTimeoutMs,
+    });
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
