@@ -133,11 +133,14 @@ describe('the dashboard (/dashboard)', () => {
           refused.push(`${response.status()} ${new URL(response.url()).pathname}`);
       });
       await page.goto(`${origin}/dashboard`);
+      const focusedId = () => page.evaluate(() => document.activeElement?.id ?? '');
+      assert.equal(await focusedId(), 'api-key', 'the key field is ready for typing');
 
       await signIn(page, 'not-the-key-0123456789');
       await page.getByRole('alert').getByText('The server refused this API key.').waitFor();
       await signIn(page, API_KEY);
       await page.getByRole('heading', { name: 'Live sessions' }).waitFor();
+      assert.equal(await focusedId(), 'counts-title', 'focus moves from the hidden form to the dashboard');
       await page.getByText('Live: connected.').waitFor();
       // The key is nowhere but in the page's memory.
       assert.deepEqual(
@@ -202,13 +205,30 @@ describe('the dashboard (/dashboard)', () => {
       await mkdir(artifacts, { recursive: true });
       await page.screenshot({ path: fileURLToPath(new URL('dashboard.png', artifacts)), fullPage: true });
 
-      // Revoke one: its row goes, the server agrees, the feed says so.
+      // Each "Revoke" says whose session it ends, for a screen reader listing the buttons.
+      const descriptions = await page.$$eval('#sessions button.revoke', (buttons) =>
+        buttons.map((button) =>
+          (button.getAttribute('aria-describedby') ?? '')
+            .split(' ')
+            .map((id) => document.getElementById(id)?.textContent ?? '?')
+            .join(', '),
+        ),
+      );
+      assert.equal(descriptions.length, 2);
+      for (const description of descriptions) assert.match(description, /^ada, [\w-]{6,}…?$/);
+
+      // Revoke one, by keyboard: its row goes, the server agrees, the feed says so, and focus goes
+      // on to the row that is left.
       await page
         .locator(`tr[data-session-id="${first.body.session.id}"]`)
         .getByRole('button', { name: 'Revoke', exact: true })
-        .click();
+        .press('Enter');
       await page.locator(`tr[data-session-id="${first.body.session.id}"]`).waitFor({ state: 'detached' });
       assert.equal(await rows(page).count(), 1);
+      assert.equal(
+        await page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-session-id')),
+        second.body.session.id,
+      );
       const revoked = await api(origin, 'GET', `/v1/sessions/${first.body.session.id}`);
       assert.equal(revoked.body.reason, 'revoked');
       await page.locator('#feed li', { hasText: 'revoked' }).first().waitFor();
@@ -218,6 +238,7 @@ describe('the dashboard (/dashboard)', () => {
       await page.getByRole('button', { name: 'Revoke all' }).click();
       await page.getByText('Revoked 1 session of ada.').waitFor();
       assert.equal(await rows(page).count(), 0);
+      assert.equal(await focusedId(), 'sessions-status', 'no button left: focus on what happened');
       const listed = await api(origin, 'GET', '/v1/sessions?subject=ada');
       assert.deepEqual(
         listed.body.sessions.map((session: { reason?: string }) => session.reason),
@@ -232,6 +253,29 @@ describe('the dashboard (/dashboard)', () => {
       assert.equal(await page.locator('#dashboard').isHidden(), true);
       assert.deepEqual(problems, []);
       assert.deepEqual(refused, ['401 /v1/stats'], 'only the wrong key was refused');
+      await page.close();
+    });
+
+    test('fits a phone: the sections stack, and a wide table scrolls inside its card, not the page', async () => {
+      const page = await browser.newPage({ viewport: { width: 360, height: 800 } });
+      await page.goto(`${origin}/dashboard`);
+      await signIn(page, API_KEY);
+      await page.getByRole('heading', { name: 'Live sessions' }).waitFor();
+      const created = await api(origin, 'POST', '/v1/sessions', { body: { subject: 'grace' } });
+      assert.equal(created.status, 201);
+      await page.getByRole('textbox', { name: 'Subject', exact: true }).fill('grace');
+      await page.getByRole('button', { name: 'Show sessions' }).click();
+      await rows(page).first().waitFor();
+      // No helper function inside: the test's compiler would name it with a function the page lacks.
+      const layout = await page.evaluate(() => ({
+        pageWidth: document.documentElement.scrollWidth,
+        counts: document.getElementById('counts-section')?.getBoundingClientRect().toJSON(),
+        feed: document.getElementById('feed-section')?.getBoundingClientRect().toJSON(),
+        sessions: document.getElementById('sessions-section')?.getBoundingClientRect().toJSON(),
+      }));
+      assert.ok(layout.pageWidth <= 360, `the page is ${layout.pageWidth} px wide`);
+      assert.ok((layout.feed?.top ?? 0) >= (layout.counts?.bottom ?? 0), 'the feed is below the counts');
+      assert.ok((layout.sessions?.right ?? 999) <= 360, 'the sessions card fits the screen');
       await page.close();
     });
   });

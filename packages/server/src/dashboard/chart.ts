@@ -9,6 +9,8 @@ function uPlotGlobal(): UPlotConstructor | undefined {
 }
 
 const HEIGHT = 220;
+/** Ticks for counts: whole numbers only (no "0.5 ends"). */
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
 
 /**
  * Heartbeats and session ends over the last hour, from `/v1/stats`' `recent` buckets. Heartbeats
@@ -70,8 +72,8 @@ export class ActivityChart {
         ],
         axes: [
           {},
-          { scale: 'heartbeats', label: 'heartbeats' },
-          { scale: 'ends', side: 1, label: 'ends', grid: { show: false } },
+          { scale: 'heartbeats', label: 'heartbeats', incrs: COUNT_STEPS },
+          { scale: 'ends', side: 1, label: 'ends', grid: { show: false }, incrs: COUNT_STEPS },
         ],
       },
       data,
@@ -87,6 +89,6 @@ export class ActivityChart {
   }
 
   #width(): number {
-    return Math.max(320, this.#container.clientWidth);
+    return Math.max(240, this.#container.clientWidth);
   }
 }

@@ -135,6 +135,8 @@ loginForm.addEventListener('submit', (event) => {
       board.hidden = false;
       signOutButton.hidden = false;
       current = new Dashboard(api, stats);
+      // Focus was in the form just hidden: start a keyboard user at the top of the dashboard.
+      byId('counts-title', HTMLElement).focus();
     })
     .catch((error: unknown) => {
       loginError.textContent =

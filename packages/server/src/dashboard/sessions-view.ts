@@ -84,7 +84,7 @@ export class SessionsView {
     this.#el.revokeAll.hidden = count === 0;
     this.#el.revokeAll.textContent = 'Revoke all';
     this.#bars.clear();
-    const rows = this.#sessions.map((session) => this.#row(session));
+    const rows = this.#sessions.map((session, index) => this.#row(session, index));
     this.#el.table.hidden = count === 0;
     this.#el.table.replaceChildren(
       h(
@@ -103,16 +103,23 @@ export class SessionsView {
     this.#updateBars();
   }
 
-  #row(session: AdminSession): HTMLTableRowElement {
+  #row(session: AdminSession, index: number): HTMLTableRowElement {
     const bar = h('progress', { 'aria-label': `Time left for session ${shortId(session.id)}` });
     const text = h('span', { class: 'time-left' });
-    const revoke = h('button', { type: 'button', class: 'revoke' }, 'Revoke');
+    // Every button is named "Revoke"; its description says whose: "ada, session 3f9a…".
+    const subjectCell = `session-${index}-subject`;
+    const idCell = `session-${index}-id`;
+    const revoke = h(
+      'button',
+      { type: 'button', class: 'revoke', 'aria-describedby': `${subjectCell} ${idCell}` },
+      'Revoke',
+    );
     revoke.addEventListener('click', () => void this.#revoke(session, revoke));
     const row = h(
       'tr',
       { 'data-session-id': session.id },
-      h('td', {}, session.subject),
-      h('td', { title: session.id }, h('code', {}, shortId(session.id))),
+      h('td', { id: subjectCell }, session.subject),
+      h('td', { id: idCell, title: session.id }, h('code', {}, shortId(session.id))),
       h('td', {}, session.policy),
       h('td', {}, formatTime(session.createdAt)),
       h('td', {}, formatTime(session.lastActivityAt)),
@@ -141,6 +148,7 @@ export class SessionsView {
   }
 
   async #revoke(session: AdminSession, button: HTMLButtonElement): Promise<void> {
+    const index = this.#sessions.indexOf(session);
     button.disabled = true;
     try {
       await this.#options.api.revoke(session.id);
@@ -149,6 +157,17 @@ export class SessionsView {
       if (!(error instanceof ApiError && error.status === 404)) this.#failed(error, 'Could not revoke');
     }
     await this.refresh();
+    this.#keepFocus(index);
+  }
+
+  /**
+   * The list was drawn anew and the focused button went with it: a keyboard user goes on from the
+   * row that took its place (or the one before), or from the status line when none is left.
+   */
+  #keepFocus(index: number): void {
+    if (document.activeElement !== null && document.activeElement !== document.body) return;
+    const buttons = this.#el.table.querySelectorAll<HTMLButtonElement>('button.revoke');
+    (buttons[Math.min(index, buttons.length - 1)] ?? this.#el.status).focus();
   }
 
   async #revokeAll(): Promise<void> {
@@ -159,6 +178,7 @@ export class SessionsView {
       const revoked = await this.#options.api.revokeAll(subject);
       await this.refresh();
       this.#el.status.textContent = `Revoked ${revoked} session${revoked === 1 ? '' : 's'} of ${subject}.`;
+      this.#keepFocus(0);
     } catch (error) {
       this.#failed(error, `Could not revoke the sessions of ${subject}`);
     }
