@@ -151,3 +151,6 @@ loginForm.addEventListener('submit', (event) => {
 });
 
 signOutButton.addEventListener('click', () => showLogin('Signed out. The API key has been forgotten.'));
+
+// The page opens on its one field: the key.
+keyInput.focus();
