@@ -26,11 +26,9 @@ export interface ServerFlags {
   'api-key'?: string | undefined;
 }
 
-/** What a successful call returns: the JSON body (null for `204`) and the server's clock. */
+/** What a successful call returns: the JSON body (null for `204`). */
 export interface Answer<T> {
   body: T;
-  /** The server's `Date` header (second precision), or this machine's time if it sent none. */
-  serverNow: number;
 }
 
 /**
@@ -107,9 +105,7 @@ export class AdminClient {
       throw new CliError(`cannot reach the server at ${this.url} (${why})`, EXIT.unreachable);
     }
     const text = await response.text();
-    const date = Date.parse(response.headers.get('date') ?? '');
-    const serverNow = Number.isFinite(date) ? date : Date.now();
-    if (response.ok) return { body: parseBody<T>(text, response.status, this.url), serverNow };
+    if (response.ok) return { body: parseBody<T>(text, response.status, this.url) };
     throw refusal(response.status, text, this.url, this.#keySource, notFoundMeans);
   }
 }

@@ -11,6 +11,8 @@ const CONFIG = {
   policies: {
     default: { idleTimeout: '10m', absoluteTimeout: '8h', warnBefore: '1m' },
     admin: { idleTimeout: '5m', absoluteTimeout: '1h', warnBefore: '30s' },
+    // In its warning period half a second after its creation.
+    brief: { idleTimeout: '1m', absoluteTimeout: '1h', warnBefore: '59500ms' },
   },
 };
 
@@ -72,8 +74,8 @@ describe('vigil sessions and vigil stats, against a running server', () => {
     );
     assert.equal(lines.length, 4, table.stdout);
     const row = (id: string) => lines.find((line) => line.startsWith(`${id} `)) ?? '';
-    assert.match(row(first.id), /\sdefault\s+live\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\sin (9m5\ds|10m)$/);
-    assert.match(row(second.id), /\sadmin\s+live\s.*\sin (4m5\ds|5m)$/);
+    assert.match(row(first.id), /\sdefault\s+active\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\sin (9m5\ds|10m)$/);
+    assert.match(row(second.id), /\sadmin\s+active\s.*\sin (4m5\ds|5m)$/);
     assert.equal(lines[3], 'ada: 2 live, 0 ended (kept for the retention period)');
     assert.ok(!table.stdout.includes(first.token), 'never a token');
 
@@ -200,6 +202,18 @@ describe('vigil sessions and vigil stats, against a running server', () => {
 
     const badUrl = await runVigil(['stats', '--url', 'ftp://example.com']);
     assert.equal(badUrl.code, 2);
+  });
+
+  test('sessions list says which live sessions are in their warning period, as vigil stats counts them', async () => {
+    const warned = await createSession('hedy', 'brief');
+    const calm = await createSession('hedy');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const table = await vigilAt(['sessions', 'list', '--subject', 'hedy']);
+    assert.equal(table.code, 0, table.stderr);
+    const row = (id: string) => table.stdout.split('\n').find((line) => line.startsWith(`${id} `)) ?? '';
+    assert.match(row(warned.id), /\sbrief\s+warning\s/);
+    assert.match(row(calm.id), /\sdefault\s+active\s/);
+    assert.match(table.stdout, /^hedy: 2 live, 0 ended/m);
   });
 
   test('revoke-all cannot name the subject `..` in a URL: it says so rather than hitting another route', async () => {

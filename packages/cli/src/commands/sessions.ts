@@ -68,12 +68,15 @@ export async function sessions(args: string[], io: Io): Promise<number> {
   }
 }
 
+/** The part of `GET /v1/stats` that says when each policy warns. */
+interface PolicyWarnings {
+  serverTime: string;
+  policies: Array<{ name: string; warnBeforeMs: number }>;
+}
+
 async function list(client: AdminClient, subject: string, json: boolean, io: Io): Promise<number> {
   const query = new URLSearchParams({ subject });
-  const { body, serverNow } = await client.call<{ sessions: AdminSessionView[] }>(
-    'GET',
-    `/v1/sessions?${query}`,
-  );
+  const { body } = await client.call<{ sessions: AdminSessionView[] }>('GET', `/v1/sessions?${query}`);
   if (json) {
     io.stdout(`${JSON.stringify(body, null, 2)}\n`);
     return EXIT.ok;
@@ -82,20 +85,26 @@ async function list(client: AdminClient, subject: string, json: boolean, io: Io)
     io.stdout(`${subject} has no sessions.\n`);
     return EXIT.ok;
   }
+  // The admin view has no state: a live session is in its warning period once its end is nearer
+  // than its policy's warnBefore, as `vigil stats` counts it.
+  const { body: stats } = await client.call<PolicyWarnings>('GET', '/v1/stats');
+  // Counted on the server's clock, to the ms (its Date header has whole seconds only).
+  const serverNow = Date.parse(stats.serverTime);
+  const warnBefore = new Map(stats.policies.map((policy) => [policy.name, policy.warnBeforeMs]));
   const rows = body.sessions.map((session) => {
     const endsAt = Math.min(Date.parse(session.idleExpiresAt), Date.parse(session.absoluteExpiresAt));
     const ended = session.endedAt !== undefined;
+    const warning = endsAt - serverNow <= (warnBefore.get(session.policy) ?? 0);
     return [
       session.id,
       session.policy,
-      ended ? `ended: ${session.reason ?? 'unknown'}` : 'live',
+      ended ? `ended: ${session.reason ?? 'unknown'}` : warning ? 'warning' : 'active',
       utc(session.createdAt),
       utc(session.lastActivityAt),
-      // Counted on the server's clock (its Date header), not this machine's.
       ended ? utc(session.endedAt ?? '') : `in ${seconds(endsAt - serverNow)}`,
     ];
   });
-  const live = rows.filter((row) => row[2] === 'live').length;
+  const live = rows.filter((row) => row[2] === 'active' || row[2] === 'warning').length;
   io.stdout(
     `${formatTable(['ID', 'POLICY', 'STATE', 'CREATED (UTC)', 'LAST ACTIVITY (UTC)', 'ENDS / ENDED (UTC)'], rows)}\n` +
       `${subject}: ${live} live, ${rows.length - live} ended (kept for the retention period)\n`,
