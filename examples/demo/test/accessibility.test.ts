@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore, resolveConfig } from '@vigil/core';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type RunningDemo, startDemo } from '../src/demo.js';
+import { type MemoryStore, resolveConfig } from '@vigil/core';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningDemo } from '../src/demo.js';
+import { type DemoInChromium, demoInChromium, signIn } from './support.js';
 
 /**
  * The demo page for keyboard and screen-reader users, in real Chromium: what its accessibility tree
@@ -62,40 +63,19 @@ describe('the demo for keyboard and screen-reader users', () => {
   let browser: Browser;
   let store: MemoryStore;
 
+  let running: DemoInChromium | undefined;
+
   before(async () => {
-    store = new MemoryStore();
-    demo = await startDemo({ config, store, apiKey: 'demo-a11y-test-key', port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    running = await demoInChromium(config, 'demo-a11y-test-key');
+    ({ demo, browser, store } = running);
   });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    await store?.close();
-  });
-
-  async function signIn(page: Page, name: string): Promise<void> {
-    await page.goto(demo.url);
-    await page.getByRole('textbox', { name: 'Name' }).fill(name);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
+  after(() => running?.close());
 
   it('keeps the once-a-second clock and the heartbeat field out of live regions, with their names', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, 'ada');
+    await signIn(page, demo, 'ada');
     await page.waitForFunction(() => /^\d+:\d\d$/.test(document.querySelector('#clock')?.textContent ?? ''));
 
     const clock = await axNode(page, '#clock');
@@ -124,7 +104,7 @@ describe('the demo for keyboard and screen-reader users', () => {
   it('moves focus to the signed-in heading after signing in, and to the Name field after signing out', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, 'grace');
+    await signIn(page, demo, 'grace');
     await assertFocus(page, 'who', 'after signing in');
     assert.equal(
       await page
@@ -142,7 +122,7 @@ describe('the demo for keyboard and screen-reader users', () => {
   it('announces the end of a session in the page flow, covering none of the page', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, 'hopper');
+    await signIn(page, demo, 'hopper');
     await page.getByRole('button', { name: 'Sign out' }).click();
 
     const notice = page.getByRole('alert').filter({ hasText: 'You have been signed out' });

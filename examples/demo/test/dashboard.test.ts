@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore, resolveConfig } from '@vigil/core';
-import { type Browser, chromium } from 'playwright-core';
-import { type RunningDemo, startDemo } from '../src/demo.js';
+import { type MemoryStore, resolveConfig } from '@vigil/core';
+import type { Browser } from 'playwright-core';
+import type { RunningDemo } from '../src/demo.js';
+import { type DemoInChromium, demoInChromium } from './support.js';
 
 /**
  * The operators' dashboard as `npm start` serves it: on the demo's own origin, signed in with the
@@ -24,28 +25,14 @@ describe("the demo's dashboard", () => {
   let browser: Browser;
   let store: MemoryStore;
 
+  let running: DemoInChromium | undefined;
+
   before(async () => {
-    store = new MemoryStore();
-    demo = await startDemo({ config, store, apiKey: API_KEY, port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    running = await demoInChromium(config, API_KEY);
+    ({ demo, browser, store } = running);
   });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    await store?.close();
-  });
+  after(() => running?.close());
 
   it("shows a demo visitor's session and revokes it; the visitor's page sees the end", async () => {
     const visitor = await browser.newPage();

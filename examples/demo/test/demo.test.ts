@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStore, resolveConfig } from '@vigil/core';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type RunningDemo, startDemo } from '../src/demo.js';
+import { type MemoryStore, resolveConfig } from '@vigil/core';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningDemo } from '../src/demo.js';
+import { type DemoInChromium, demoInChromium, signIn } from './support.js';
 
 const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 
@@ -19,40 +20,19 @@ describe('the demo in Chromium', () => {
   let browser: Browser;
   let store: MemoryStore;
 
+  let running: DemoInChromium | undefined;
+
   before(async () => {
-    store = new MemoryStore();
-    demo = await startDemo({ config, store, apiKey: 'demo-test-key', port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    running = await demoInChromium(config, 'demo-test-key');
+    ({ demo, browser, store } = running);
   });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    await store?.close();
-  });
-
-  async function signIn(page: Page, name: string): Promise<void> {
-    await page.goto(demo.url);
-    await page.getByRole('textbox', { name: 'Name' }).fill(name);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
+  after(() => running?.close());
 
   it('signs in, shows the clock and the embedded tool, and a second tab joins', async () => {
     const context = await browser.newContext();
     const first = await context.newPage();
-    await signIn(first, 'ada');
+    await signIn(first, demo, 'ada');
     await first.waitForFunction(() => /^\d+:\d\d$/.test(document.querySelector('#clock')?.textContent ?? ''));
     const tool = first.frameLocator('iframe[title="Third-party tool"]');
     await tool.getByRole('textbox', { name: /Notes/ }).waitFor();
@@ -78,7 +58,7 @@ describe('the demo in Chromium', () => {
   it('warns an idle user, and typing only inside the embedded tool keeps the session alive', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, 'grace');
+    await signIn(page, demo, 'grace');
     const dialog = page.getByRole('alertdialog');
     await dialog.waitFor({ timeout: 8000 });
     await page.getByRole('button', { name: 'Stay signed in' }).click();
@@ -102,7 +82,7 @@ describe('the demo in Chromium', () => {
   it('ends the session of a user who stays idle, in the page and on the server', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await signIn(page, 'linus');
+    await signIn(page, demo, 'linus');
     await page.getByText('Your session has ended').waitFor({ timeout: 12_000 });
     const [ended] = await store.listBySubject('linus', Date.now());
     assert.equal(ended?.reason, 'idle_timeout');

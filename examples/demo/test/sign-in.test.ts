@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryStore, resolveConfig } from '@vigil/core';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type RunningDemo, startDemo } from '../src/demo.js';
+import { type MemoryStore, resolveConfig } from '@vigil/core';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningDemo } from '../src/demo.js';
+import { type DemoInChromium, demoInChromium } from './support.js';
 
 /**
  * Signing in and out of the demo when things go wrong, in real Chromium: an impatient double click,
@@ -21,28 +22,14 @@ describe('signing in and out of the demo', () => {
   let browser: Browser;
   let store: MemoryStore;
 
+  let running: DemoInChromium | undefined;
+
   before(async () => {
-    store = new MemoryStore();
-    demo = await startDemo({ config, store, apiKey: 'demo-sign-in-test-key', port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    running = await demoInChromium(config, 'demo-sign-in-test-key');
+    ({ demo, browser, store } = running);
   });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-    await store?.close();
-  });
+  after(() => running?.close());
 
   async function liveSessions(subject: string): Promise<number> {
     const sessions = await store.listBySubject(subject, Date.now());

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { bundle, eventsOf, hostUrl, launchChromium, startVigil } from './support/browser.js';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import type { PolicyInput } from '@vigil/core';
+import type { Browser, Page } from 'playwright-core';
+import { bundle, eventsOf, hostUrl, launchChromium, startVigil, type TestVigil } from './support/browser.js';
 import { hostPages } from './support/pages.js';
 
 let browser: Browser;
@@ -10,19 +11,36 @@ before(async () => {
 });
 after(() => browser?.close());
 
+/**
+ * The real server with one session under `policy` (else the test server's own), and one page of it;
+ * all closed when the test ends.
+ */
+async function pageOfSession(
+  t: TestContext,
+  policy?: PolicyInput,
+): Promise<{ vigil: TestVigil; token: string; page: Page }> {
+  const vigil = await startVigil({ pages: hostPages, ...(policy && { policy }) });
+  t.after(() => vigil.close());
+  const token = await vigil.createSession();
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(hostUrl(vigil.origin, 'a', { token }));
+  return { vigil, token, page };
+}
+
+/** The label of the warning's button that has focus (none: undefined). */
+const focusedInWarning = (page: Page) =>
+  page.evaluate(() => document.querySelector('vigil-warning')?.shadowRoot?.activeElement?.textContent);
+
 describe('the warning dialog in Chromium against the real server', () => {
   it('appears when idle with a countdown; "Stay signed in" gets a later deadline from the server', async (t) => {
     // The warning after 1 s of quiet, then 4 s to answer it.
-    const vigil = await startVigil({
-      pages: hostPages,
-      policy: { idleTimeout: '5s', absoluteTimeout: '1h', warnBefore: '4s' },
+    const { vigil, token, page } = await pageOfSession(t, {
+      idleTimeout: '5s',
+      absoluteTimeout: '1h',
+      warnBefore: '4s',
     });
-    t.after(() => vigil.close());
-    const token = await vigil.createSession();
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
 
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
     await dialog.waitFor({ timeout: 5000 });
@@ -34,8 +52,7 @@ describe('the warning dialog in Chromium against the real server', () => {
     });
     assert.match(described, /signed out in\s+0:0\d/);
     // Focus starts on the safe choice and stays inside the dialog.
-    const focused = () =>
-      page.evaluate(() => document.querySelector('vigil-warning')?.shadowRoot?.activeElement?.textContent);
+    const focused = () => focusedInWarning(page);
     assert.equal(await focused(), 'Stay signed in');
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'Sign out');
@@ -70,13 +87,7 @@ describe('the warning dialog in Chromium against the real server', () => {
   });
 
   it('shows the end when idle through, no sooner than the server deadline, and the server answers 401', async (t) => {
-    const vigil = await startVigil({ pages: hostPages });
-    t.after(() => vigil.close());
-    const token = await vigil.createSession();
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
+    const { vigil, token, page } = await pageOfSession(t);
     const deadline = Date.parse(String((await vigil.read(token)).body.idleExpiresAt));
 
     const notice = page.getByRole('alert').filter({ hasText: 'Your session has ended' });
@@ -101,20 +112,14 @@ describe('the warning dialog in Chromium against the real server', () => {
   });
 
   it('keeps focus in the dialog when its backdrop or text is clicked; the page behind gets no keys', async (t) => {
-    const vigil = await startVigil({
-      pages: hostPages,
-      policy: { idleTimeout: '6s', absoluteTimeout: '1h', warnBefore: '5s' },
+    const { vigil, page } = await pageOfSession(t, {
+      idleTimeout: '6s',
+      absoluteTimeout: '1h',
+      warnBefore: '5s',
     });
-    t.after(() => vigil.close());
-    const token = await vigil.createSession();
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
     await dialog.waitFor({ timeout: 5000 });
-    const focused = () =>
-      page.evaluate(() => document.querySelector('vigil-warning')?.shadowRoot?.activeElement?.textContent);
+    const focused = () => focusedInWarning(page);
 
     await page.mouse.click(3, 3); // the backdrop, over the page's corner
     assert.equal(await focused(), 'Stay signed in');
@@ -141,16 +146,11 @@ describe('the warning dialog in Chromium against the real server', () => {
   });
 
   it('"Sign out" ends the session on the server, reported as the warning outcome, and tells the page it was heard', async (t) => {
-    const vigil = await startVigil({
-      pages: hostPages,
-      policy: { idleTimeout: '6s', absoluteTimeout: '1h', warnBefore: '5s' },
+    const { vigil, token, page } = await pageOfSession(t, {
+      idleTimeout: '6s',
+      absoluteTimeout: '1h',
+      warnBefore: '5s',
     });
-    t.after(() => vigil.close());
-    const token = await vigil.createSession();
-    const context = await browser.newContext();
-    t.after(() => context.close());
-    const page = await context.newPage();
-    await page.goto(hostUrl(vigil.origin, 'a', { token }));
     await page.evaluate(() => {
       document.addEventListener('vigil-sign-out', (event) => {
         void (event as CustomEvent<{ done: Promise<boolean> }>).detail.done.then((heard) => {

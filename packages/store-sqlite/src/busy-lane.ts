@@ -39,6 +39,10 @@ function attemptOf<T>({ body, resolve, reject, deadline }: Call<T>): () => boole
   };
 }
 
+function waitingFor<T>(call: Call<T>): Waiting {
+  return { attempt: attemptOf(call), deadline: call.deadline, tries: 0 };
+}
+
 function delayOf({ tries, deadline }: Waiting): number {
   const step = RETRY_DELAYS_MS[tries] ?? MAX_RETRY_DELAY_MS;
   return Math.max(0, Math.min(step, deadline - performance.now()));
@@ -74,12 +78,7 @@ export class BusyLane {
   /** Runs `body` in its turn, trying again while it meets a lock, for up to `waitMs`. */
   run<T>(body: () => T, waitMs = this.#waitMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const deadline = performance.now() + waitMs;
-      const waiting: Waiting = {
-        attempt: attemptOf({ body, resolve, reject, deadline }),
-        deadline,
-        tries: 0,
-      };
+      const waiting = waitingFor({ body, resolve, reject, deadline: performance.now() + waitMs });
       if (this.#queue.length > 0) {
         this.#queue.push(waiting);
         return;
@@ -96,12 +95,7 @@ export class BusyLane {
    */
   probe<T>(body: () => T, waitMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const deadline = performance.now() + waitMs;
-      const waiting: Waiting = {
-        attempt: attemptOf({ body, resolve, reject, deadline }),
-        deadline,
-        tries: 0,
-      };
+      const waiting = waitingFor({ body, resolve, reject, deadline: performance.now() + waitMs });
       const next = () => {
         if (waiting.attempt()) return;
         waiting.tries++;
