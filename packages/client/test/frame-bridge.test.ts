@@ -98,7 +98,8 @@ describe('the frame bridge in Chromium against the real server', () => {
     // the dialog's focus (a window `focus` event as it leaves the frame) must not count.
     const vigil = await startVigil({
       pages: hostPages,
-      policy: { idleTimeout: '4s', absoluteTimeout: '1h', warnBefore: '2s' },
+      // 5 s to answer the warning: a slow machine noticing the dialog late still has seconds left.
+      policy: { idleTimeout: '8s', absoluteTimeout: '1h', warnBefore: '5s' },
     });
     t.after(() => vigil.close());
     const token = await vigil.createSession();
@@ -107,7 +108,7 @@ describe('the frame bridge in Chromium against the real server', () => {
 
     await typeInFrame(page, 500);
     const dialog = page.getByRole('alertdialog', { name: 'Are you still there?' });
-    await dialog.waitFor({ timeout: 6000 });
+    await dialog.waitFor({ timeout: 10_000 });
     const activeAtWarning = vigil.heartbeats('active').length;
     await sleep(1000);
     assert.ok(await dialog.isVisible(), 'the warning stays until the user chooses');

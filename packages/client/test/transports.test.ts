@@ -160,7 +160,8 @@ describe('transports in Chromium against the real server', () => {
       const ended = await endedWithin(page, revokedAt, 1000);
       assert.equal(ended.reason, 'revoked');
       assert.ok(ended.after < 1000, `ended ${ended.after} ms after the revocation`);
-      await page.getByRole('alert').filter({ hasText: 'it was revoked' }).waitFor({ timeout: 1000 });
+      // The second is measured above, in the page; this only finds the notice, on a machine that may be busy.
+      await page.getByRole('alert').filter({ hasText: 'it was revoked' }).waitFor({ timeout: 3000 });
     }
     assert.deepEqual(httpHeartbeats(vigil), []);
   });
