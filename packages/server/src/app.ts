@@ -316,21 +316,17 @@ function handedOver(request: FastifyRequest): boolean {
 /**
  * JSON is the only body type, and it comes as is. An empty body is accepted as no body whatever its
  * Content-Type (a logout sent by a client that always sets `Content-Type: application/json`); any
- * other type is 415. So is a body with a `Content-Encoding` (gzip, br...): it is refused before it
- * is read, rather than parsed as if it were plain JSON (a label that lies) or refused as invalid
- * JSON (a real gzip body), and nothing is changed.
+ * other type is 415. So is a body with a `Content-Encoding` (gzip, br...): refused before it is
+ * parsed, rather than parsed as if it were plain JSON (a label that lies) or refused as invalid JSON
+ * (a real gzip body), and nothing is changed. The check sits in the parser, which runs only for a
+ * body: a request without one (a heartbeat's authorize, a read) pays for no extra hook.
  */
 function acceptJsonOnly(app: FastifyInstance): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    if (hasBody(request) && encoded(request.headers['content-encoding'])) {
-      throw new StatusError(415, 'bad_request', 'Unsupported Content-Encoding: send the body uncompressed.');
-    }
-    return payload;
-  });
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0) done(null, undefined);
+    else if (encoded(request.headers['content-encoding'])) done(unsupportedEncoding(), undefined);
     else parseJson(request, body as string, done);
   });
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
@@ -339,12 +335,8 @@ function acceptJsonOnly(app: FastifyInstance): void {
   });
 }
 
-/** A body Fastify would read: not on a GET or HEAD, and announced by its length or chunking. */
-function hasBody(request: FastifyRequest): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD') return false;
-  const length = request.headers['content-length'];
-  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
+const unsupportedEncoding = () =>
+  new StatusError(415, 'bad_request', 'Unsupported Content-Encoding: send the body uncompressed.');
 
 /** Any coding but `identity` (the header may list several, in any case). */
 function encoded(header: string | undefined): boolean {
