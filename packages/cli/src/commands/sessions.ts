@@ -104,7 +104,7 @@ async function list(client: AdminClient, subject: string, json: boolean, io: Io)
       ended ? utc(session.endedAt ?? '') : `in ${seconds(endsAt - serverNow)}`,
     ];
   });
-  const live = rows.filter((row) => row[2] === 'active' || row[2] === 'warning').length;
+  const live = body.sessions.filter((session) => session.endedAt === undefined).length;
   io.stdout(
     `${formatTable(['ID', 'POLICY', 'STATE', 'CREATED (UTC)', 'LAST ACTIVITY (UTC)', 'ENDS / ENDED (UTC)'], rows)}\n` +
       `${subject}: ${live} live, ${rows.length - live} ended (kept for the retention period)\n`,
