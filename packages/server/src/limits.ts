@@ -57,7 +57,8 @@ export function checkJsonObjectSize(value: unknown, field: string): void {
 /**
  * Refuses text with a lone UTF-16 surrogate (`"\ud800"` is valid JSON, but no Unicode string): the
  * stores keep text as UTF-8, which turns it into U+FFFD, so a subject accepted as sent would be
- * stored as another — one the backend could never list or revoke by the name it gave. Attributes
+ * stored as another — one the backend could never list or revoke by the name it gave. Only a JSON
+ * body can carry one: a URL's bytes decode to well-formed text (or stay percent-escaped). Attributes
  * and params need no such check: they are stored as JSON text, whose escapes keep them intact.
  */
 export function checkWellFormed(value: string | undefined, field: string): void {

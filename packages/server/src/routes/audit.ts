@@ -8,7 +8,7 @@ import {
 } from '@vigil/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuditTrail } from '../audit-trail.js';
-import { checkWellFormed, LIMITS } from '../limits.js';
+import { LIMITS } from '../limits.js';
 import { errorResponses } from '../schemas.js';
 
 /** `GET /v1/audit` (API key): how sessions ended, newest first, paged by cursor. */
@@ -84,7 +84,6 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
   app.get<{ Querystring: AuditQuerystring }>('/v1/audit', { schema: auditSchema }, async (request) => {
     if (trail === null) throw new VigilError('not_found', 'This server keeps no audit trail.');
     const { subject, limit, cursor } = request.query;
-    checkWellFormed(subject, 'querystring.subject');
     // Checked here too, so that a bad cursor is named as the query's field, before any store call.
     if (cursor !== undefined && decodeAuditCursor(cursor) === null)
       throw invalidCursorError('querystring.cursor');
