@@ -182,9 +182,13 @@ export function createVigil(options: VigilOptions): Vigil {
     if (!leader) forward?.notify();
   }
 
-  /** Activity the heartbeat interval held back: reported before any warning, never warned about. */
+  /**
+   * Activity the heartbeat interval held back: reported instead of a warning, never warned about.
+   * Once a warning shows, only an explicit choice counts (the dialog taking focus fires a `focus`
+   * event: that is the page, not the user).
+   */
   function hasUnsentActivity(): boolean {
-    return !disabled && beat.lastActivityAt > beat.activitySentUpTo;
+    return !disabled && !warning && beat.lastActivityAt > beat.activitySentUpTo;
   }
 
   function onVisible(): void {
@@ -379,9 +383,8 @@ export function createVigil(options: VigilOptions): Vigil {
     // While a request is out its answer, at least as new as this, is on its way.
     else if (!inFlight && isSessionStatus(event.status)) {
       lastContactAt = clock.now();
-      // As at the local warning time: an active user is never warned. Once the warning shows, only
-      // an explicit choice extends (the dialog taking focus is a `focus` event, not the user).
-      if (event.kind === 'warning' && !warning && hasUnsentActivity()) void sendBeat('active');
+      // As at the local warning time: an active user is never warned.
+      if (event.kind === 'warning' && hasUnsentActivity()) void sendBeat('active');
       else applyStatus(event.status, true);
     }
   }
