@@ -39,7 +39,7 @@ export async function bench(args: string[], io: Io): Promise<number> {
     ...(values.short ? ['--short'] : []),
     ...(values['update-readme'] ? ['--update-readme'] : []),
   ];
-  const child = spawn(process.execPath, [RUNNER, ...flags], { stdio: 'inherit', env: process.env });
+  const child = spawn(process.execPath, [RUNNER, ...flags], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
