@@ -63,18 +63,9 @@ export function writeErrorAndClose(
     socket.destroy();
     return;
   }
-  const answer = toErrorReply(error);
-  const body = JSON.stringify(answer.body);
-  const fields = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-    connection: 'close',
-    ...answer.headers,
-    ...headers,
-  };
+  const { status, fields, body } = errorAnswer(error, { connection: 'close', ...headers });
   const head = [
-    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? 'Error'}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     ...Object.entries(fields).map(([name, value]) => `${name}: ${value}`),
   ];
   socket.once('finish', () => socket.destroy());
@@ -102,15 +93,27 @@ export function answerConnectAndExpect(app: FastifyInstance): void {
 }
 
 function refuseExpectation(log: FastifyBaseLogger, response: ServerResponse): void {
-  const answer = toErrorReply(
+  const { status, fields, body } = errorAnswer(
     new StatusError(417, 'bad_request', 'Only the expectation 100-continue is supported.'),
   );
-  log.info({ code: answer.body.error.code, statusCode: answer.status }, 'request refused');
-  const body = JSON.stringify(answer.body);
-  response.writeHead(answer.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
+  log.info({ code: 'bad_request', statusCode: status }, 'request refused');
+  response.writeHead(status, fields);
   response.end(body);
+}
+
+/** An error as an answer no route sends: its status, its header fields and its JSON body. */
+function errorAnswer(
+  error: VigilError,
+  extra: Record<string, string> = {},
+): { status: number; fields: Record<string, string>; body: string } {
+  const answer = toErrorReply(error);
+  const body = JSON.stringify(answer.body);
+  const fields = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    ...answer.headers,
+    ...extra,
+  };
+  return { status: answer.status, fields, body };
 }
